@@ -1,0 +1,65 @@
+"""``Platform``: the composition root that wires configuration, database and services."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from .actor import Actor
+from .config import PlatformConfig
+from .db import Database, migrate
+from .models import User
+from .security import Secrets
+from .services.access import ProjectAccess
+from .services.audit import AuditService
+from .services.certs import CertificateAuthority
+from .services.members import MemberService
+from .services.projects import ProjectService
+from .services.tokens import TokenService
+from .services.users import UserService
+
+ENV_ADMIN_PASSWORD = "HOPSWORKS_LAB_ADMIN_PASSWORD"
+FIRST_ADMIN = "admin"
+
+
+class PlatformNotInitialised(RuntimeError):
+    pass
+
+
+class Platform:
+    def __init__(self, config: PlatformConfig) -> None:
+        self.config = config
+        self.secrets = Secrets(config.secrets_dir)
+        if not self.secrets.exist():
+            raise PlatformNotInitialised(
+                f"no platform state in {config.home}: run `hopsworks-lab init --home "
+                f"{config.home}` first"
+            )
+        self.db = Database(config.db_url)
+        self.audit = AuditService(self.db)
+        self.ca = CertificateAuthority(self.db, config, self.secrets.fernet())
+        access = ProjectAccess(self.audit)
+        self.users = UserService(self.db, config, self.audit)
+        self.tokens = TokenService(self.db, config, self.audit, self.secrets.jwt_key())
+        self.projects = ProjectService(self.db, self.audit, access, self.ca)
+        self.members = MemberService(self.db, self.audit, access, self.ca)
+
+    @classmethod
+    def init(cls, config: PlatformConfig) -> tuple[Platform, str | None]:
+        """Create (or bring up to date) the state in ``config.home``. Returns the platform
+        and, when the first admin was created just now, their password (shown once)."""
+        config.home_path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        Secrets(config.secrets_dir).create()
+        platform = cls(config)
+        migrate(platform.db.engine)
+        platform.ca.create()
+        password = None
+        with platform.db.transaction() as s:
+            has_admin = s.query(User.id).filter(User.is_admin.is_(True)).first() is not None
+        if not has_admin:
+            password = os.environ.get(ENV_ADMIN_PASSWORD) or secrets.token_urlsafe(12)
+            platform.users.create(Actor.system(), FIRST_ADMIN, password, is_admin=True)
+        return platform, password
+
+    def close(self) -> None:
+        self.db.dispose()

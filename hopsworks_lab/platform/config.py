@@ -1,0 +1,77 @@
+"""Platform configuration: a traitlets ``Configurable`` read from ``hopsworks_lab_config.py``,
+the environment and CLI flags, as everywhere in Jupyter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from traitlets import Integer, Unicode, default, validate
+from traitlets.config import Configurable
+
+ENV_HOME = "HOPSWORKS_LAB_HOME"
+ENV_DB_URL = "HOPSWORKS_LAB_DB_URL"
+
+
+class PlatformConfig(Configurable):
+    """Settings of the control plane (metadata, secrets, sessions, certificates)."""
+
+    home = Unicode(
+        help=f"Directory holding the embedded state (database, CA, secrets). Env: {ENV_HOME}.",
+    ).tag(config=True)
+
+    @default("home")
+    def _home_default(self) -> str:
+        return os.environ.get(ENV_HOME) or str(Path("~/.hopsworks-lab").expanduser())
+
+    @validate("home")
+    def _expand_home(self, proposal: dict) -> str:
+        return str(Path(proposal["value"]).expanduser().resolve())
+
+    db_url = Unicode(
+        help=(
+            "SQLAlchemy URL of the metadata database, e.g. "
+            "postgresql+psycopg://user:pw@host/db. Default: a SQLite file in the home. "
+            f"Env: {ENV_DB_URL}."
+        ),
+    ).tag(config=True)
+
+    @default("db_url")
+    def _db_url_default(self) -> str:
+        return os.environ.get(ENV_DB_URL) or f"sqlite:///{Path(self.home) / 'metadata.db'}"
+
+    session_lifetime = Integer(
+        3600, help="Seconds a session token (JWT) issued at login stays valid."
+    ).tag(config=True)
+
+    lockout_threshold = Integer(
+        5, help="Consecutive failed logins after which an account is locked."
+    ).tag(config=True)
+
+    lockout_seconds = Integer(
+        900, help="Seconds an account stays locked after too many failed logins."
+    ).tag(config=True)
+
+    certificate_days = Integer(
+        365, help="Validity in days of the X.509 certificates issued to project-users."
+    ).tag(config=True)
+
+    ca_days = Integer(3650, help="Validity in days of the internal CA certificate.").tag(
+        config=True
+    )
+
+    organisation = Unicode(
+        "hopsworks-lab", help="Organisation name (O=) written into issued certificates."
+    ).tag(config=True)
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home)
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home_path / "secrets"
+
+    @property
+    def ca_dir(self) -> Path:
+        return self.home_path / "ca"

@@ -1,0 +1,1 @@
+"""Platform services: each owns one concern, takes an ``Actor`` and authorizes it."""

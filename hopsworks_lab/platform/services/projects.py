@@ -1,0 +1,165 @@
+"""Projects: create, list, read, update, delete, and the project's audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from .. import validation
+from ..actor import Actor
+from ..db import Database
+from ..errors import Conflict, NotFound, Unprocessable
+from ..models import AuditRecord, Membership, Project, Role, User
+from .access import Need, ProjectAccess
+from .audit import AuditService
+from .certs import CertificateAuthority
+
+DESCRIPTION_MAX = 2000
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    name: str
+    description: str
+    owner: str | None
+    created_at: object
+    role: Role | None
+
+
+def _view(project: Project, role: Role | None) -> ProjectView:
+    return ProjectView(
+        project.name,
+        project.description,
+        project.owner.username if project.owner else None,
+        project.created_at,
+        role,
+    )
+
+
+def _description(value: str | None) -> str:
+    value = value or ""
+    if len(value) > DESCRIPTION_MAX:
+        raise Unprocessable(
+            f"a description has at most {DESCRIPTION_MAX} characters", code="invalid_description"
+        )
+    return value
+
+
+class ProjectService:
+    def __init__(
+        self, db: Database, audit: AuditService, access: ProjectAccess, ca: CertificateAuthority
+    ) -> None:
+        self.db, self.audit, self.access, self.ca = db, audit, access, ca
+
+    def create(
+        self, actor: Actor, name: str, description: str | None = None, owner: str | None = None
+    ) -> ProjectView:
+        """The creator (or, for an admin, ``owner``) becomes the first Data Owner."""
+        validation.project_name(name)
+        description = _description(description)
+        with self.audit.transaction() as s:
+            if not actor.has_scope("project"):
+                raise self.audit.deny(
+                    actor,
+                    "project.create",
+                    "the API key lacks the 'project' scope",
+                    project=name,
+                    code="missing_scope",
+                )
+            if actor.project_id is not None:
+                raise self.audit.deny(
+                    actor,
+                    "project.create",
+                    "a project-bound API key cannot create projects",
+                    project=name,
+                    code="wrong_project",
+                )
+            if owner is not None and owner != actor.username and not actor.is_admin:
+                raise self.audit.deny(
+                    actor,
+                    "project.create",
+                    "only administrators create projects for someone else",
+                    project=name,
+                )
+            owner_name = owner or actor.username
+            user = s.execute(select(User).where(User.username == owner_name)).scalar()
+            if user is None:
+                raise NotFound(f"no user {owner_name!r}", code="user_not_found")
+            if s.execute(select(Project.id).where(Project.name == name)).scalar() is not None:
+                raise Conflict(f"project {name!r} already exists", code="project_exists")
+            project = Project(name=name, description=description, owner=user)
+            s.add(project)
+            s.flush()
+            s.add(Membership(project_id=project.id, user_id=user.id, role=Role.DATA_OWNER))
+            self.ca.issue(s, project, user)
+            self.audit.append(
+                s, actor, "project.create", project=name, detail={"owner": user.username}
+            )
+            return _view(project, Role.DATA_OWNER if user.id == actor.user_id else None)
+
+    def list(self, actor: Actor, *, all_projects: bool = False) -> list[ProjectView]:
+        """The caller's projects; with ``all_projects`` an administrator sees every one."""
+        with self.audit.transaction() as s:
+            if all_projects and not (actor.is_admin and actor.has_scope("admin")):
+                raise self.audit.deny(
+                    actor, "project.list", "only administrators list all projects"
+                )
+            if not actor.has_scope("project"):
+                raise self.audit.deny(
+                    actor,
+                    "project.list",
+                    "the API key lacks the 'project' scope",
+                    code="missing_scope",
+                )
+            roles = dict(
+                s.execute(
+                    select(Membership.project_id, Membership.role).where(
+                        Membership.user_id == actor.user_id
+                    )
+                ).all()
+            )
+            q = select(Project).order_by(Project.name)
+            if not all_projects:
+                q = q.where(Project.id.in_(roles))
+            if actor.project_id is not None:
+                q = q.where(Project.id == actor.project_id)
+            return [_view(p, roles.get(p.id)) for p in s.execute(q).scalars()]
+
+    def get(self, actor: Actor, name: str) -> ProjectView:
+        with self.audit.transaction() as s:
+            acc = self.access.check(s, actor, name, "project.read", admin=True)
+            return _view(acc.project, acc.role)
+
+    def update(self, actor: Actor, name: str, description: str | None) -> ProjectView:
+        description = _description(description)
+        with self.audit.transaction() as s:
+            acc = self.access.check(s, actor, name, "project.update", need=Need.OWNER)
+            acc.project.description = description
+            self.audit.append(s, actor, "project.update", project=name)
+            return _view(acc.project, acc.role)
+
+    def delete(self, actor: Actor, name: str) -> None:
+        """Data Owners and administrators delete; certificates are revoked, not forgotten."""
+        with self.audit.transaction() as s:
+            acc = self.access.check(
+                s, actor, name, "project.delete", need=Need.OWNER, admin=True, lock=True
+            )
+            revoked = self.ca.revoke(s, acc.project)
+            s.delete(acc.project)
+            self.audit.append(
+                s,
+                actor,
+                "project.delete",
+                project=name,
+                detail={"revoked_certificates": len(revoked)},
+            )
+        self.ca.publish_crl()
+
+    def audit_trail(
+        self, actor: Actor, name: str, *, after: int = 0, limit: int = 100
+    ) -> list[AuditRecord]:
+        """Data Owners (and administrators) read their project's audit records."""
+        with self.audit.transaction() as s:
+            self.access.check(s, actor, name, "audit.read", need=Need.OWNER, admin=True)
+        return self.audit.list(actor, project=name, after=after, limit=limit)

@@ -1,0 +1,293 @@
+"""Users: password (Argon2id), TOTP second factor, lockout, admin flag, blocked state."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import validation
+from ..actor import Actor
+from ..config import PlatformConfig
+from ..db import Database
+from ..errors import Conflict, Forbidden, NotFound, Unauthorized
+from ..models import User, UserStatus, utcnow
+from .audit import AuditService
+
+ISSUER = "hopsworks-lab"
+# A throwaway hash so unknown user names cost the same time as known ones.
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not-a-password")
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    secret: str
+    provisioning_uri: str
+
+
+class UserService:
+    def __init__(self, db: Database, config: PlatformConfig, audit: AuditService) -> None:
+        self.db, self.config, self.audit = db, config, audit
+
+    # -- lookups ---------------------------------------------------------------------------
+    @staticmethod
+    def find(s: Session, username: str) -> User | None:
+        return s.execute(select(User).where(User.username == username)).scalar()
+
+    def get(self, s: Session, username: str) -> User:
+        user = self.find(s, username)
+        if user is None:
+            raise NotFound(f"no user {username!r}", code="user_not_found")
+        return user
+
+    def me(self, actor: Actor) -> User:
+        if actor.user_id is None:
+            raise NotFound("the system actor is not a user", code="user_not_found")
+        with self.db.transaction() as s:
+            user = s.get(User, actor.user_id)
+            if user is None:
+                raise NotFound("user no longer exists", code="user_not_found")
+            return user
+
+    # -- administration -------------------------------------------------------------------
+    def _require_admin(self, actor: Actor, action: str, target: str | None = None) -> None:
+        if not (actor.is_admin and actor.has_scope("admin")):
+            raise self.audit.deny(actor, action, "administrators only", target=target)
+
+    def create(
+        self,
+        actor: Actor,
+        username: str,
+        password: str,
+        email: str | None = None,
+        is_admin: bool = False,
+    ) -> User:
+        with self.audit.transaction() as s:
+            self._require_admin(actor, "user.create", username)
+            validation.username(username)
+            validation.password(password)
+            if self.find(s, username) is not None:
+                raise Conflict(f"user {username!r} already exists", code="user_exists")
+            user = User(
+                username=username,
+                email=email,
+                password_hash=_hasher.hash(password),
+                is_admin=is_admin,
+            )
+            s.add(user)
+            s.flush()
+            self.audit.append(
+                s, actor, "user.create", target=username, detail={"is_admin": is_admin}
+            )
+            return user
+
+    def list(self, actor: Actor) -> list[User]:
+        with self.audit.transaction() as s:
+            self._require_admin(actor, "user.list")
+            return list(s.execute(select(User).order_by(User.username)).scalars())
+
+    def lookup(self, actor: Actor, username: str) -> User:
+        with self.audit.transaction() as s:
+            self._require_admin(actor, "user.read", username)
+            return self.get(s, username)
+
+    def update(
+        self,
+        actor: Actor,
+        username: str,
+        *,
+        status: UserStatus | None = None,
+        is_admin: bool | None = None,
+        email: str | None = None,
+    ) -> User:
+        with self.audit.transaction() as s:
+            self._require_admin(actor, "user.update", username)
+            user = self.get(s, username)
+            changes: dict[str, object] = {}
+            if status is not None and status != user.status:
+                if user.id == actor.user_id:
+                    raise Conflict("you cannot block yourself", code="self_block")
+                user.status = status
+                changes["status"] = status.value
+                if status is UserStatus.active:  # unblocking also lifts a lockout
+                    user.failed_logins, user.locked_until = 0, None
+            if is_admin is not None and is_admin != user.is_admin:
+                if user.id == actor.user_id and not is_admin:
+                    raise Conflict("you cannot revoke your own admin flag", code="self_demote")
+                user.is_admin = is_admin
+                changes["is_admin"] = is_admin
+            if email is not None and email != user.email:
+                user.email = email
+                changes["email"] = email
+            if changes:
+                self.audit.append(s, actor, "user.update", target=username, detail=changes)
+            return user
+
+    # -- login ----------------------------------------------------------------------------
+    def authenticate(
+        self, username: str, password: str, otp: str | None, remote_ip: str | None = None
+    ) -> User:
+        """Check password (and code when 2FA is on). Failures count towards lockout and are
+        audited; they commit even though the caller gets an error."""
+        now = utcnow()
+        error: Exception | None = None
+        with self.db.transaction() as s:
+            user = self.find(s, username)
+            who = Actor(
+                user_id=user.id if user else None,
+                username=username[:128],
+                is_admin=False,
+                via="password",
+                remote_ip=remote_ip,
+            )
+            if user is None:
+                _verify(_DUMMY_HASH, password)
+                error = Unauthorized("wrong user name or password", code="invalid_credentials")
+                self.audit.append(
+                    s, who, "auth.login", outcome="failed", detail={"reason": "unknown user"}
+                )
+            elif user.status is UserStatus.blocked:
+                error = Forbidden("this account is blocked", code="account_blocked")
+                self.audit.append(
+                    s, who, "auth.login", outcome="denied", detail={"reason": "blocked"}
+                )
+            elif user.locked_until is not None and user.locked_until > now:
+                error = Forbidden(
+                    "too many failed logins: this account is locked, try again later",
+                    code="account_locked",
+                    retry_after=int((user.locked_until - now).total_seconds()) + 1,
+                )
+                self.audit.append(
+                    s, who, "auth.login", outcome="denied", detail={"reason": "locked"}
+                )
+            else:
+                reason = None
+                if not _verify(user.password_hash, password):
+                    reason = "password"
+                elif user.totp_enabled:
+                    if not otp:
+                        reason = "otp missing"
+                    elif not self._accept_otp(user, otp):
+                        reason = "otp"
+                if reason is None:
+                    user.failed_logins, user.locked_until = 0, None
+                    if _hasher.check_needs_rehash(user.password_hash):
+                        user.password_hash = _hasher.hash(password)
+                    self.audit.append(s, who, "auth.login")
+                    return user
+                user.failed_logins += 1
+                locked = user.failed_logins >= self.config.lockout_threshold
+                if locked:
+                    user.locked_until = now + timedelta(seconds=self.config.lockout_seconds)
+                    user.failed_logins = 0
+                self.audit.append(
+                    s,
+                    who,
+                    "auth.login",
+                    outcome="failed",
+                    detail={"reason": reason, "locked": locked},
+                )
+                if reason == "otp missing":
+                    error = Unauthorized("a one-time code is required", code="otp_required")
+                elif reason == "otp":
+                    error = Unauthorized("wrong one-time code", code="invalid_otp")
+                else:
+                    error = Unauthorized("wrong user name or password", code="invalid_credentials")
+        raise error
+
+    def _accept_otp(self, user: User, otp: str) -> bool:
+        """Accept a code of the current 30 s step or its neighbours, never one used before."""
+        if user.totp_secret is None or not otp.isdigit():
+            return False
+        totp = pyotp.TOTP(user.totp_secret)
+        now = int(time.time())
+        for drift in (0, -1, 1):
+            counter = totp.timecode(_at(now + drift * totp.interval))
+            if pyotp.utils.strings_equal(totp.generate_otp(counter), otp):
+                if user.totp_last_counter is not None and counter <= user.totp_last_counter:
+                    return False
+                user.totp_last_counter = counter
+                return True
+        return False
+
+    def change_password(self, actor: Actor, old: str, new: str) -> None:
+        validation.password(new)
+        with self.db.transaction() as s:
+            user = s.get(User, actor.user_id) if actor.user_id is not None else None
+            if user is None:
+                raise NotFound("user no longer exists", code="user_not_found")
+            if not _verify(user.password_hash, old):
+                raise Forbidden("the current password is wrong", code="invalid_credentials")
+            user.password_hash = _hasher.hash(new)
+            self.audit.append(s, actor, "user.password", target=user.username)
+
+    # -- TOTP -----------------------------------------------------------------------------
+    def totp_enrol(self, actor: Actor) -> TotpEnrolment:
+        """Start (or restart) enrolment; 2FA is enforced only after ``totp_confirm``."""
+        with self.audit.transaction() as s:
+            user = self._session_user(s, actor)
+            if user.totp_enabled:
+                raise Conflict("two-factor authentication is already on", code="totp_enabled")
+            user.totp_secret = pyotp.random_base32()
+            user.totp_last_counter = None
+            self.audit.append(s, actor, "user.totp.enrol", target=user.username)
+            uri = pyotp.TOTP(user.totp_secret).provisioning_uri(
+                name=user.username, issuer_name=ISSUER
+            )
+            return TotpEnrolment(secret=user.totp_secret, provisioning_uri=uri)
+
+    def totp_confirm(self, actor: Actor, otp: str) -> None:
+        with self.audit.transaction() as s:
+            user = self._session_user(s, actor)
+            if user.totp_enabled:
+                raise Conflict("two-factor authentication is already on", code="totp_enabled")
+            if user.totp_secret is None:
+                raise Conflict("start enrolment first", code="totp_not_enrolled")
+            if not self._accept_otp(user, otp):
+                raise Forbidden("wrong one-time code", code="invalid_otp")
+            user.totp_enabled = True
+            self.audit.append(s, actor, "user.totp.confirm", target=user.username)
+
+    def totp_disable(self, actor: Actor, otp: str) -> None:
+        with self.audit.transaction() as s:
+            user = self._session_user(s, actor)
+            if not user.totp_enabled:
+                raise Conflict("two-factor authentication is off", code="totp_disabled")
+            if not self._accept_otp(user, otp):
+                raise Forbidden("wrong one-time code", code="invalid_otp")
+            user.totp_enabled, user.totp_secret, user.totp_last_counter = False, None, None
+            self.audit.append(s, actor, "user.totp.disable", target=user.username)
+
+    def _session_user(self, s: Session, actor: Actor) -> User:
+        # Second factors are changed by the person (password session), not by a script key.
+        if actor.via not in ("session", "local"):
+            raise self.audit.deny(
+                actor,
+                "user.totp",
+                "two-factor settings need a signed-in session",
+                code="session_required",
+            )
+        user = s.get(User, actor.user_id) if actor.user_id is not None else None
+        if user is None:
+            raise NotFound("user no longer exists", code="user_not_found")
+        return user
+
+
+def _verify(hash_: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hash_, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _at(ts: int):
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
