@@ -1,0 +1,177 @@
+"""The one base handler: authentication, JSON in and out, and the single mapping of
+platform errors to HTTP. Handlers stay thin: parse, call one service, render."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from jsonschema.exceptions import best_match
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from ..platform import Platform
+from ..platform.actor import Actor
+from ..platform.errors import (
+    BadRequest,
+    Denied,
+    NotFound,
+    PayloadTooLarge,
+    PlatformError,
+    Unauthorized,
+    Unprocessable,
+)
+from .spec import validator
+
+log = logging.getLogger("hopsworks_lab.api")
+
+T = TypeVar("T")
+JSON_BODY_MAX = 1024 * 1024
+# Optional extra way to identify the caller (e.g. the Jupyter user inside a lab server),
+# tried when the request carries no platform credentials.
+Authenticate = Callable[[web.RequestHandler], Awaitable[Actor | None]]
+
+
+class PlatformHandler(web.RequestHandler):
+    """Base for every platform route. Routes that need a caller ``await self.actor()``."""
+
+    _actor: Actor | None = None
+
+    @property
+    def platform(self) -> Platform:
+        return self.settings["hopsworks_platform"]
+
+    @property
+    def remote_ip(self) -> str | None:
+        return self.request.remote_ip
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a (blocking) service call off the event loop."""
+        return await IOLoop.current().run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+    # -- authentication ---------------------------------------------------------------------
+    async def actor(self) -> Actor:
+        """The authenticated caller; 401 (audited) when there is none."""
+        if self._actor is not None:
+            return self._actor
+        header = self.request.headers.get("Authorization", "")
+        scheme, _, credential = header.partition(" ")
+        scheme, credential = scheme.lower(), credential.strip()
+        try:
+            if scheme == "apikey" and credential:
+                self._actor = await self.call(
+                    self.platform.tokens.actor_from_api_key, credential, self.remote_ip
+                )
+            elif scheme == "bearer" and credential:
+                self._actor = await self.call(
+                    self.platform.tokens.actor_from_jwt, credential, self.remote_ip
+                )
+            else:
+                hook: Authenticate | None = self.settings.get("hopsworks_authenticate")
+                self._actor = await hook(self) if hook else None
+                if self._actor is None:
+                    raise Unauthorized(
+                        "sign in first: send 'Authorization: ApiKey <key>' or "
+                        "'Authorization: Bearer <token>'",
+                        code="unauthenticated",
+                    )
+        except Unauthorized as e:
+            await self.call(
+                self.platform.audit.record,
+                None,
+                "auth.denied",
+                outcome="denied",
+                target=f"{self.request.method} {self.request.path}"[:255],
+                detail={"reason": e.code, "ip": self.remote_ip},
+            )
+            raise
+        return self._actor
+
+    # -- input --------------------------------------------------------------------------------
+    def body(self, schema: str) -> dict[str, Any]:
+        """The JSON request body, validated against ``components.schemas[schema]``."""
+        if len(self.request.body) > JSON_BODY_MAX:
+            raise PayloadTooLarge(f"a JSON body has at most {JSON_BODY_MAX} bytes")
+        try:
+            data = json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError) as e:
+            raise BadRequest(f"the body is not valid JSON: {e}", code="invalid_json") from e
+        error = best_match(validator(schema).iter_errors(data))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "body"
+            raise Unprocessable(f"{where}: {error.message}", code="invalid_body")
+        return data
+
+    def int_arg(self, name: str, default: int, minimum: int = 0, maximum: int = 2**31) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError as e:
+            raise BadRequest(f"{name} must be an integer", code="invalid_query") from e
+        if not minimum <= value <= maximum:
+            raise BadRequest(f"{name} must be in [{minimum}, {maximum}]", code="invalid_query")
+        return value
+
+    def bool_arg(self, name: str) -> bool:
+        raw = (self.get_query_argument(name, "false") or "").lower()
+        if raw not in ("true", "false", "1", "0"):
+            raise BadRequest(f"{name} must be true or false", code="invalid_query")
+        return raw in ("true", "1")
+
+    # -- output -------------------------------------------------------------------------------
+    def send(self, body: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(body))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, PlatformError):
+            if isinstance(exc, Denied) and not exc.recorded:
+                self.platform.audit.record_denial(exc)
+            body = exc.to_json()
+            self.set_status(exc.status)
+            if exc.status == 401:
+                self.set_header("WWW-Authenticate", 'ApiKey, Bearer realm="hopsworks-lab"')
+        elif isinstance(exc, web.HTTPError):
+            body = {
+                "error": _HTTP_CODES.get(status_code, "http_error"),
+                "message": exc.log_message or self._reason,
+            }
+        elif status_code < 500:
+            body = {"error": _HTTP_CODES.get(status_code, "http_error"), "message": self._reason}
+        else:
+            body = {"error": "internal", "message": "internal error: see the platform log"}
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, PlatformError):
+            log.info(
+                "%s %s -> %s %s", self.request.method, self.request.path, value.status, value.code
+            )
+        else:
+            super().log_exception(typ, value, tb)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+
+
+class NotFoundHandler(PlatformHandler):
+    """Unknown platform paths answer in the API's error format."""
+
+    def prepare(self) -> None:
+        raise NotFound(f"no route {self.request.path}", code="no_route")

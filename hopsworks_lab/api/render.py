@@ -1,0 +1,83 @@
+"""Pure functions from service results to the JSON shapes in ``openapi.yaml``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..platform.models import ApiKey, AuditRecord, User
+from ..platform.services.certs import CertificateBundle
+from ..platform.services.members import MemberView
+from ..platform.services.projects import ProjectView
+
+
+def ts(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def user(u: User) -> dict[str, Any]:
+    return {
+        "username": u.username,
+        "email": u.email,
+        "is_admin": u.is_admin,
+        "status": u.status.value,
+        "totp_enabled": u.totp_enabled,
+        "created_at": ts(u.created_at),
+    }
+
+
+def project(p: ProjectView) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "description": p.description,
+        "owner": p.owner,
+        "created_at": ts(p.created_at),  # type: ignore[arg-type]
+        "role": p.role.value if p.role else None,
+    }
+
+
+def member(m: MemberView) -> dict[str, Any]:
+    return {"username": m.username, "role": m.role.value, "added_at": ts(m.added_at)}
+
+
+def apikey(k: ApiKey) -> dict[str, Any]:
+    return {
+        "name": k.name,
+        "prefix": k.prefix,
+        "scopes": list(k.scopes),
+        "project": k.project.name if k.project else None,
+        "created_at": ts(k.created_at),
+        "last_used_at": ts(k.last_used_at),
+    }
+
+
+def audit(r: AuditRecord) -> dict[str, Any]:
+    return {
+        "seq": r.seq,
+        "ts": ts(r.ts),
+        "actor": r.actor,
+        "via": r.via,
+        "action": r.action,
+        "project": r.project,
+        "target": r.target,
+        "outcome": r.outcome,
+        "detail": r.detail,
+        "prev_hash": r.prev_hash,
+        "hash": r.hash,
+    }
+
+
+def certificate(b: CertificateBundle) -> dict[str, Any]:
+    return {
+        "common_name": b.common_name,
+        "serial": b.serial,
+        "not_after": b.not_after,
+        "certificate": b.certificate,
+        "private_key": b.private_key,
+        "password": b.password,
+        "ca": b.ca,
+    }
+
+
+def items(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"items": rows, "count": len(rows)}

@@ -1,0 +1,67 @@
+"""The route table (one place, compared with ``openapi.yaml`` by the tests) and the
+application factory used by ``hopsworks-lab serve`` and the lab server extension."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tornado import web
+
+from ..platform import Platform
+from . import handlers as h
+from .base import Authenticate, NotFoundHandler
+
+# (OpenAPI path, handler). Path parameters use OpenAPI's {name}; a parameter matches one
+# URL segment.
+ROUTES: list[tuple[str, type[web.RequestHandler]]] = [
+    ("/api/version", h.VersionHandler),
+    ("/api/openapi.json", h.OpenAPIHandler),
+    ("/api/auth/login", h.LoginHandler),
+    ("/api/users", h.UsersHandler),
+    ("/api/users/me", h.MeHandler),
+    ("/api/users/me/password", h.PasswordHandler),
+    ("/api/users/me/totp", h.TotpHandler),
+    ("/api/users/me/totp/confirm", h.TotpConfirmHandler),
+    ("/api/users/me/totp/disable", h.TotpDisableHandler),
+    ("/api/users/me/apikeys", h.ApiKeysHandler),
+    ("/api/users/me/apikeys/{name}", h.ApiKeyHandler),
+    ("/api/users/{username}", h.UserHandler),
+    ("/api/projects", h.ProjectsHandler),
+    ("/api/projects/{project}", h.ProjectHandler),
+    ("/api/projects/{project}/members", h.MembersHandler),
+    ("/api/projects/{project}/members/{username}", h.MemberHandler),
+    ("/api/projects/{project}/certificates/me", h.MyCertificateHandler),
+    ("/api/projects/{project}/audit", h.ProjectAuditHandler),
+    ("/api/audit", h.AuditHandler),
+    ("/api/audit/verify", h.AuditVerifyHandler),
+    ("/api/certificates/ca", h.CACertificateHandler),
+    ("/api/certificates/crl", h.CRLHandler),
+]
+
+
+def to_regex(path: str) -> str:
+    return re.sub(r"\{[a-z_]+\}", "([^/]+)", path) + "$"
+
+
+def url_patterns(prefix: str = "/") -> list[tuple[str, type[web.RequestHandler]]]:
+    """``ROUTES`` as tornado URL patterns under ``prefix`` (e.g. ``/hopsworks/``)."""
+    base = prefix.rstrip("/")
+    patterns = [(base + to_regex(path), handler) for path, handler in ROUTES]
+    patterns.append((base + "/api/.*", NotFoundHandler))
+    return patterns
+
+
+def make_app(
+    platform: Platform,
+    prefix: str = "/",
+    authenticate: Authenticate | None = None,
+    **settings: Any,
+) -> web.Application:
+    return web.Application(
+        url_patterns(prefix),
+        hopsworks_platform=platform,
+        hopsworks_authenticate=authenticate,
+        default_handler_class=NotFoundHandler,
+        **settings,
+    )
