@@ -116,8 +116,10 @@ class UserService:
                     raise Conflict("you cannot block yourself", code="self_block")
                 user.status = status
                 changes["status"] = status.value
-                if status is UserStatus.active:  # unblocking also lifts a lockout
-                    user.failed_logins, user.locked_until = 0, None
+            if status is UserStatus.active and user.locked_until is not None:
+                # "active" also lifts a login lockout
+                user.failed_logins, user.locked_until = 0, None
+                changes["unlocked"] = True
             if is_admin is not None and is_admin != user.is_admin:
                 if user.id == actor.user_id and not is_admin:
                     raise Conflict("you cannot revoke your own admin flag", code="self_demote")

@@ -1,0 +1,218 @@
+"""Login, lockout, blocking, TOTP second factor, sessions and API keys, over REST,
+against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import pyotp
+import pytest
+from conftest import ADMIN_PASSWORD, Client
+
+from hopsworks_lab.platform import Platform
+from hopsworks_lab.platform.actor import Actor
+
+
+def add_user(admin: Client, name: str, password: str = "secret-pass-1", **kw: object) -> None:
+    r = admin.post("api/users", json={"username": name, "password": password, **kw})
+    assert r.status_code == 201, r.text
+
+
+def audit_tail(platform: Platform, n: int = 5) -> list:
+    records = platform.audit.list(Actor.system(), limit=1000)
+    return records[-n:]
+
+
+def test_login_returns_a_session_that_identifies_the_user(anon: Client) -> None:
+    r = anon.post("api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["user"]["username"] == "admin" and body["user"]["is_admin"] is True
+    me = Client(anon.base, f"Bearer {body['token']}").get("api/users/me")
+    assert me.status_code == 200 and me.json()["username"] == "admin"
+
+
+@pytest.mark.parametrize("username", ["admin", "nobody"])
+def test_wrong_credentials_are_refused_alike_and_audited(
+    anon: Client, platform: Platform, username: str
+) -> None:
+    r = anon.post("api/auth/login", json={"username": username, "password": "wrong-password"})
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_credentials"  # same answer for unknown users
+    last = audit_tail(platform, 1)[0]
+    assert (last.action, last.outcome, last.actor) == ("auth.login", "failed", username)
+
+
+def test_successful_login_is_audited(anon: Client, platform: Platform) -> None:
+    anon.login("admin", ADMIN_PASSWORD)
+    last = audit_tail(platform, 1)[0]
+    assert (last.action, last.outcome, last.actor) == ("auth.login", "ok", "admin")
+
+
+def test_lockout_after_repeated_failures_and_unblock_lifts_it(
+    anon: Client, admin: Client, platform: Platform
+) -> None:
+    add_user(admin, "alice")
+    threshold = platform.config.lockout_threshold
+    for _ in range(threshold):
+        r = anon.post("api/auth/login", json={"username": "alice", "password": "nope-nope"})
+        assert r.status_code == 401
+    # Locked now: even the right password is refused.
+    r = anon.post("api/auth/login", json={"username": "alice", "password": "secret-pass-1"})
+    assert r.status_code == 403 and r.json()["error"] == "account_locked"
+    assert r.json()["detail"]["retry_after"] > 0
+    r = admin.patch("api/users/alice", json={"status": "active"})
+    assert r.status_code == 200
+    anon.login("alice", "secret-pass-1")
+
+
+def test_failures_below_the_threshold_reset_on_success(anon: Client, admin: Client) -> None:
+    add_user(admin, "alice")
+    for _ in range(3):
+        anon.post("api/auth/login", json={"username": "alice", "password": "nope-nope"})
+    anon.login("alice", "secret-pass-1")
+    for _ in range(3):
+        anon.post("api/auth/login", json={"username": "alice", "password": "nope-nope"})
+    anon.login("alice", "secret-pass-1")  # 3 + 3 failures never locked
+
+
+def test_blocked_user_loses_sessions_and_keys_at_once(anon: Client, admin: Client) -> None:
+    add_user(admin, "alice")
+    alice = anon.login("alice", "secret-pass-1")
+    key = alice.post("api/users/me/apikeys", json={"name": "k", "scopes": ["project"]}).json()
+    assert admin.patch("api/users/alice", json={"status": "blocked"}).status_code == 200
+    assert alice.get("api/users/me").status_code == 401
+    assert anon.as_key(key["key"]).get("api/projects").status_code == 401
+    r = anon.post("api/auth/login", json={"username": "alice", "password": "secret-pass-1"})
+    assert r.status_code == 403 and r.json()["error"] == "account_blocked"
+
+
+def test_two_factor_login_end_to_end(anon: Client, admin: Client, platform: Platform) -> None:
+    add_user(admin, "alice")
+    alice = anon.login("alice", "secret-pass-1")
+    enrol = alice.post("api/users/me/totp")
+    assert enrol.status_code == 201
+    secret = enrol.json()["secret"]
+    assert enrol.json()["provisioning_uri"].startswith("otpauth://totp/")
+    assert secret in enrol.json()["provisioning_uri"]
+    totp = pyotp.TOTP(secret)
+    # Not enforced before confirmation.
+    anon.login("alice", "secret-pass-1")
+    bad = alice.post("api/users/me/totp/confirm", json={"otp": _wrong(totp)})
+    assert bad.status_code == 403 and bad.json()["error"] == "invalid_otp"
+    ok = alice.post("api/users/me/totp/confirm", json={"otp": totp.now()})
+    assert ok.status_code == 200 and ok.json()["totp_enabled"] is True
+
+    creds = {"username": "alice", "password": "secret-pass-1"}
+    r = anon.post("api/auth/login", json=creds)
+    assert r.status_code == 401 and r.json()["error"] == "otp_required"
+    r = anon.post("api/auth/login", json={**creds, "otp": _wrong(totp)})
+    assert r.status_code == 401 and r.json()["error"] == "invalid_otp"
+    # The next step's code (inside the accepted drift) works once, and only once.
+    code = totp.at(time.time() + totp.interval)
+    assert anon.post("api/auth/login", json={**creds, "otp": code}).status_code == 200
+    r = anon.post("api/auth/login", json={**creds, "otp": code})
+    assert r.status_code == 401 and r.json()["error"] == "invalid_otp"
+    # Wrong password with a right code is still a wrong password.
+    r = anon.post("api/auth/login", json={**creds, "password": "x" * 10, "otp": totp.now()})
+    assert r.status_code == 401 and r.json()["error"] == "invalid_credentials"
+
+
+def test_totp_settings_need_a_session_not_a_key(anon: Client, admin: Client) -> None:
+    key = admin.post("api/users/me/apikeys", json={"name": "k", "scopes": ["admin"]}).json()
+    r = anon.as_key(key["key"]).post("api/users/me/totp")
+    assert r.status_code == 403 and r.json()["error"] == "session_required"
+
+
+def _wrong(totp: pyotp.TOTP) -> str:
+    valid = {totp.at(time.time() + d * totp.interval) for d in (-1, 0, 1)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
+
+
+def test_expired_and_forged_tokens_are_refused(anon: Client, platform: Platform) -> None:
+    now = datetime.now(timezone.utc)
+    claims = {"sub": "1", "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1)}
+    expired = jwt.encode(claims, platform.secrets.jwt_key(), algorithm="HS256")
+    r = Client(anon.base, f"Bearer {expired}").get("api/users/me")
+    assert r.status_code == 401 and r.json()["error"] == "token_expired"
+    forged = jwt.encode({**claims, "exp": now + timedelta(hours=1)}, "x" * 32, algorithm="HS256")
+    r = Client(anon.base, f"Bearer {forged}").get("api/users/me")
+    assert r.status_code == 401 and r.json()["error"] == "invalid_token"
+    unsigned = jwt.encode({**claims, "exp": now + timedelta(hours=1)}, None, algorithm="none")
+    r = Client(anon.base, f"Bearer {unsigned}").get("api/users/me")
+    assert r.status_code == 401
+
+
+def test_api_key_is_shown_once_stored_hashed_and_revocable(
+    anon: Client, admin: Client, platform: Platform
+) -> None:
+    r = admin.post("api/users/me/apikeys", json={"name": "ci", "scopes": ["project", "job"]})
+    assert r.status_code == 201
+    key = r.json()["key"]
+    listed = admin.get("api/users/me/apikeys").json()["items"]
+    assert [k["name"] for k in listed] == ["ci"] and "key" not in listed[0]
+    secret = key.split(".", 1)[1]
+    with platform.db.engine.connect() as conn:
+        dump = repr(conn.exec_driver_sql("SELECT * FROM api_keys").fetchall())
+    assert secret not in dump
+    keyed = anon.as_key(key)
+    assert keyed.get("api/projects").status_code == 200
+    assert admin.post("api/users/me/apikeys", json={"name": "ci", "scopes": ["job"]}).status_code \
+        == 409
+    assert admin.delete("api/users/me/apikeys/ci").status_code == 204
+    r = keyed.get("api/projects")
+    assert r.status_code == 401 and r.json()["error"] == "invalid_api_key"
+
+
+def test_api_key_scopes_limit_what_it_can_do(anon: Client, admin: Client) -> None:
+    key = admin.post("api/users/me/apikeys", json={"name": "j", "scopes": ["job"]}).json()["key"]
+    keyed = anon.as_key(key)
+    r = keyed.get("api/projects")
+    assert r.status_code == 403 and r.json()["error"] == "missing_scope"
+    r = keyed.get("api/users")  # an admin's key without the admin scope is no admin
+    assert r.status_code == 403
+    r = keyed.post("api/users/me/apikeys", json={"name": "x", "scopes": ["job"]})
+    assert r.status_code == 403 and r.json()["error"] == "session_required"
+
+
+def test_only_admins_hold_the_admin_scope(anon: Client, admin: Client) -> None:
+    add_user(admin, "alice")
+    alice = anon.login("alice", "secret-pass-1")
+    r = alice.post("api/users/me/apikeys", json={"name": "a", "scopes": ["admin"]})
+    assert r.status_code == 403
+    r = alice.post("api/users/me/apikeys", json={"name": "a", "scopes": ["root"]})
+    assert r.status_code == 422
+
+
+def test_project_bound_key_sees_only_its_project(anon: Client, admin: Client) -> None:
+    for name in ("one", "two"):
+        assert admin.post("api/projects", json={"name": name}).status_code == 201
+    r = admin.post("api/users/me/apikeys", json={"name": "b", "scopes": ["project"],
+                                                 "project": "one"})
+    assert r.status_code == 201 and r.json()["project"] == "one"
+    keyed = anon.as_key(r.json()["key"])
+    assert [p["name"] for p in keyed.get("api/projects").json()["items"]] == ["one"]
+    assert keyed.get("api/projects/one").status_code == 200
+    r = keyed.get("api/projects/two")
+    assert r.status_code == 403 and r.json()["error"] == "wrong_project"
+    r = keyed.post("api/projects", json={"name": "three"})
+    assert r.status_code == 403
+
+
+def test_password_change(anon: Client, admin: Client) -> None:
+    add_user(admin, "alice")
+    alice = anon.login("alice", "secret-pass-1")
+    r = alice.put("api/users/me/password",
+                  json={"old_password": "wrong-one", "new_password": "new-secret-2"})
+    assert r.status_code == 403
+    r = alice.put("api/users/me/password",
+                  json={"old_password": "secret-pass-1", "new_password": "short"})
+    assert r.status_code == 422
+    r = alice.put("api/users/me/password",
+                  json={"old_password": "secret-pass-1", "new_password": "new-secret-2"})
+    assert r.status_code == 204
+    anon.login("alice", "new-secret-2")
+    bad = anon.post("api/auth/login", json={"username": "alice", "password": "secret-pass-1"})
+    assert bad.status_code == 401
