@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install hopsworks-lab and everything it needs into ./.venv (Debian 12).
+#   ./scripts/install.sh          the platform
+#   ./scripts/install.sh --test   ... plus test dependencies (PostgreSQL server, Chromium)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=0
+[[ "${1:-}" == "--test" ]] && with_test=1
+
+# System packages: only what is missing, only as root (CI runs as root).
+need=()
+command -v node >/dev/null || need+=(nodejs npm)
+command -v git >/dev/null || need+=(git)
+if ((with_test)); then
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+  command -v chromium >/dev/null || need+=(chromium)
+fi
+if ((${#need[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "install.sh: apt-get install ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+  else
+    echo "install.sh: please install these Debian packages first: ${need[*]}" >&2
+    exit 1
+  fi
+fi
+
+PY=${PYTHON:-python3}
+[[ -x .venv/bin/python ]] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+extra=""
+((with_test)) && extra="[test]"
+# Editable install; the build hook runs jlpm to build the lab extension.
+.venv/bin/python -m pip install -q -e ".${extra}"
+echo "install.sh: done ($(.venv/bin/hopsworks-lab --version 2>/dev/null || echo installed))"
