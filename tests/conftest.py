@@ -16,12 +16,13 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from pg import PostgresServer  # noqa: E402
+from pg import PostgresServer
 
-from hopsworks_lab.api import make_app  # noqa: E402
-from hopsworks_lab.platform import Platform, PlatformConfig  # noqa: E402
-from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD  # noqa: E402
-from hopsworks_lab.testing import ServerThread  # noqa: E402
+from hopsworks_lab.api import make_app
+from hopsworks_lab.platform import Platform, PlatformConfig
+from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
+from hopsworks_lab.platform.db import make_engine, migrate
+from hopsworks_lab.testing import ServerThread
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ADMIN_PASSWORD = "admin-password-1"
@@ -36,11 +37,19 @@ def need(condition: Any, reason: str) -> None:
     pytest.skip(reason)
 
 
+PG_TEMPLATE = "hwl_migrated"
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
+    """A real server; database ``hwl_migrated`` holds the migrated schema, copied per test
+    (CREATE DATABASE ... TEMPLATE is much faster than migrating every time)."""
     server = PostgresServer()
     need(server.available, "PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     server.start()
+    engine = make_engine(server.create_database(PG_TEMPLATE))
+    migrate(engine)
+    engine.dispose()
     yield server
     server.stop()
 
@@ -53,12 +62,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'metadata.db'}"
     pg: PostgresServer = request.getfixturevalue("postgres")
-    return pg.create_database(f"t{os.getpid()}_{next(_db_counter)}")
+    return pg.create_database(f"t{os.getpid()}_{next(_db_counter)}", template=PG_TEMPLATE)
 
 
 @pytest.fixture
 def config(tmp_path: Path, db_url: str) -> PlatformConfig:
-    return PlatformConfig(home=str(tmp_path / "home"), db_url=db_url)
+    # Real Argon2id, with cheap parameters: the suite hashes hundreds of passwords.
+    return PlatformConfig(
+        home=str(tmp_path / "home"), db_url=db_url, argon2_time_cost=1, argon2_memory_kib=1024
+    )
 
 
 @pytest.fixture

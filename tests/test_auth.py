@@ -159,8 +159,10 @@ def test_api_key_is_shown_once_stored_hashed_and_revocable(
     assert secret not in dump
     keyed = anon.as_key(key)
     assert keyed.get("api/projects").status_code == 200
-    assert admin.post("api/users/me/apikeys", json={"name": "ci", "scopes": ["job"]}).status_code \
+    assert (
+        admin.post("api/users/me/apikeys", json={"name": "ci", "scopes": ["job"]}).status_code
         == 409
+    )
     assert admin.delete("api/users/me/apikeys/ci").status_code == 204
     r = keyed.get("api/projects")
     assert r.status_code == 401 and r.json()["error"] == "invalid_api_key"
@@ -189,8 +191,9 @@ def test_only_admins_hold_the_admin_scope(anon: Client, admin: Client) -> None:
 def test_project_bound_key_sees_only_its_project(anon: Client, admin: Client) -> None:
     for name in ("one", "two"):
         assert admin.post("api/projects", json={"name": name}).status_code == 201
-    r = admin.post("api/users/me/apikeys", json={"name": "b", "scopes": ["project"],
-                                                 "project": "one"})
+    r = admin.post(
+        "api/users/me/apikeys", json={"name": "b", "scopes": ["project"], "project": "one"}
+    )
     assert r.status_code == 201 and r.json()["project"] == "one"
     keyed = anon.as_key(r.json()["key"])
     assert [p["name"] for p in keyed.get("api/projects").json()["items"]] == ["one"]
@@ -204,14 +207,18 @@ def test_project_bound_key_sees_only_its_project(anon: Client, admin: Client) ->
 def test_password_change(anon: Client, admin: Client) -> None:
     add_user(admin, "alice")
     alice = anon.login("alice", "secret-pass-1")
-    r = alice.put("api/users/me/password",
-                  json={"old_password": "wrong-one", "new_password": "new-secret-2"})
+    r = alice.put(
+        "api/users/me/password", json={"old_password": "wrong-one", "new_password": "new-secret-2"}
+    )
     assert r.status_code == 403
-    r = alice.put("api/users/me/password",
-                  json={"old_password": "secret-pass-1", "new_password": "short"})
+    r = alice.put(
+        "api/users/me/password", json={"old_password": "secret-pass-1", "new_password": "short"}
+    )
     assert r.status_code == 422
-    r = alice.put("api/users/me/password",
-                  json={"old_password": "secret-pass-1", "new_password": "new-secret-2"})
+    r = alice.put(
+        "api/users/me/password",
+        json={"old_password": "secret-pass-1", "new_password": "new-secret-2"},
+    )
     assert r.status_code == 204
     anon.login("alice", "new-secret-2")
     bad = anon.post("api/auth/login", json={"username": "alice", "password": "secret-pass-1"})

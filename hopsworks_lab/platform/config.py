@@ -44,6 +44,14 @@ class PlatformConfig(Configurable):
         3600, help="Seconds a session token (JWT) issued at login stays valid."
     ).tag(config=True)
 
+    argon2_time_cost = Integer(
+        3, help="Argon2id iterations for password hashes (existing hashes upgrade at login)."
+    ).tag(config=True)
+
+    argon2_memory_kib = Integer(65536, help="Argon2id memory in KiB for password hashes.").tag(
+        config=True
+    )
+
     lockout_threshold = Integer(
         5, help="Consecutive failed logins after which an account is locked."
     ).tag(config=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pyotp
 from argon2 import PasswordHasher
@@ -21,9 +21,6 @@ from ..models import User, UserStatus, utcnow
 from .audit import AuditService
 
 ISSUER = "hopsworks-lab"
-# A throwaway hash so unknown user names cost the same time as known ones.
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not-a-password")
 
 
 @dataclass(frozen=True)
@@ -35,6 +32,11 @@ class TotpEnrolment:
 class UserService:
     def __init__(self, db: Database, config: PlatformConfig, audit: AuditService) -> None:
         self.db, self.config, self.audit = db, config, audit
+        self.hasher = PasswordHasher(
+            time_cost=config.argon2_time_cost, memory_cost=config.argon2_memory_kib
+        )
+        # A throwaway hash so unknown user names cost the same time as known ones.
+        self._dummy_hash = self.hasher.hash("not-a-password")
 
     # -- lookups ---------------------------------------------------------------------------
     @staticmethod
@@ -78,7 +80,7 @@ class UserService:
             user = User(
                 username=username,
                 email=email,
-                password_hash=_hasher.hash(password),
+                password_hash=self.hasher.hash(password),
                 is_admin=is_admin,
             )
             s.add(user)
@@ -150,7 +152,7 @@ class UserService:
                 remote_ip=remote_ip,
             )
             if user is None:
-                _verify(_DUMMY_HASH, password)
+                self._verify(self._dummy_hash, password)
                 error = Unauthorized("wrong user name or password", code="invalid_credentials")
                 self.audit.append(
                     s, who, "auth.login", outcome="failed", detail={"reason": "unknown user"}
@@ -171,7 +173,7 @@ class UserService:
                 )
             else:
                 reason = None
-                if not _verify(user.password_hash, password):
+                if not self._verify(user.password_hash, password):
                     reason = "password"
                 elif user.totp_enabled:
                     if not otp:
@@ -180,8 +182,8 @@ class UserService:
                         reason = "otp"
                 if reason is None:
                     user.failed_logins, user.locked_until = 0, None
-                    if _hasher.check_needs_rehash(user.password_hash):
-                        user.password_hash = _hasher.hash(password)
+                    if self.hasher.check_needs_rehash(user.password_hash):
+                        user.password_hash = self.hasher.hash(password)
                     self.audit.append(s, who, "auth.login")
                     return user
                 user.failed_logins += 1
@@ -211,7 +213,9 @@ class UserService:
         totp = pyotp.TOTP(user.totp_secret)
         now = int(time.time())
         for drift in (0, -1, 1):
-            counter = totp.timecode(_at(now + drift * totp.interval))
+            counter = totp.timecode(
+                datetime.fromtimestamp(now + drift * totp.interval, timezone.utc)
+            )
             if pyotp.utils.strings_equal(totp.generate_otp(counter), otp):
                 if user.totp_last_counter is not None and counter <= user.totp_last_counter:
                     return False
@@ -225,9 +229,9 @@ class UserService:
             user = s.get(User, actor.user_id) if actor.user_id is not None else None
             if user is None:
                 raise NotFound("user no longer exists", code="user_not_found")
-            if not _verify(user.password_hash, old):
+            if not self._verify(user.password_hash, old):
                 raise Forbidden("the current password is wrong", code="invalid_credentials")
-            user.password_hash = _hasher.hash(new)
+            user.password_hash = self.hasher.hash(new)
             self.audit.append(s, actor, "user.password", target=user.username)
 
     # -- TOTP -----------------------------------------------------------------------------
@@ -267,6 +271,12 @@ class UserService:
             user.totp_enabled, user.totp_secret, user.totp_last_counter = False, None, None
             self.audit.append(s, actor, "user.totp.disable", target=user.username)
 
+    def _verify(self, hash_: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(hash_, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
     def _session_user(self, s: Session, actor: Actor) -> User:
         # Second factors are changed by the person (password session), not by a script key.
         if actor.via not in ("session", "local"):
@@ -280,16 +290,3 @@ class UserService:
         if user is None:
             raise NotFound("user no longer exists", code="user_not_found")
         return user
-
-
-def _verify(hash_: str, password: str) -> bool:
-    try:
-        return _hasher.verify(hash_, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def _at(ts: int):
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
