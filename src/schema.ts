@@ -524,6 +524,11 @@ export interface components {
             /** @description otpauth:// URI for an authenticator app */
             provisioning_uri: string;
         };
+        /** @description lowercase letters, digits and single underscores; "__" separates project and user */
+        UserName: string;
+        /** @description as UserName; at most 30 characters so that "project__user" fits a certificate CN */
+        ProjectName: string;
+        NewPassword: string;
         LoginRequest: {
             username: string;
             password: string;
@@ -531,8 +536,8 @@ export interface components {
             otp?: string;
         };
         UserCreate: {
-            username: string;
-            password: string;
+            username: components["schemas"]["UserName"];
+            password: components["schemas"]["NewPassword"];
             email?: string;
             is_admin?: boolean;
         };
@@ -544,7 +549,7 @@ export interface components {
         };
         PasswordChange: {
             old_password: string;
-            new_password: string;
+            new_password: components["schemas"]["NewPassword"];
         };
         OtpRequest: {
             otp: string;
@@ -552,20 +557,18 @@ export interface components {
         ApiKeyCreate: {
             name: string;
             scopes: components["schemas"]["Scope"][];
-            /** @description bind the key to this project */
-            project?: string;
+            project?: components["schemas"]["ProjectName"];
         };
         ProjectCreate: {
-            name: string;
+            name: components["schemas"]["ProjectName"];
             description?: string;
-            /** @description admins only: the first Data Owner */
-            owner?: string;
+            owner?: components["schemas"]["UserName"];
         };
         ProjectUpdate: {
             description: string;
         };
         MemberAdd: {
-            username: string;
+            username: components["schemas"]["UserName"];
             role: components["schemas"]["Role"];
         };
         MemberUpdate: {

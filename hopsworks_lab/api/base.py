@@ -105,7 +105,7 @@ class PlatformHandler(web.RequestHandler):
             raise Unprocessable(f"{where}: {error.message}", code="invalid_body")
         return data
 
-    def int_arg(self, name: str, default: int, minimum: int = 0, maximum: int = 2**31) -> int:
+    def int_arg(self, name: str, default: int, minimum: int = 0, maximum: int = 2**31 - 1) -> int:
         raw = self.get_query_argument(name, None)
         if raw is None:
             return default
@@ -140,6 +140,8 @@ class PlatformHandler(web.RequestHandler):
             if exc.status == 401:
                 self.set_header("WWW-Authenticate", 'ApiKey, Bearer realm="hopsworks-lab"')
         elif isinstance(exc, web.HTTPError):
+            if status_code == 405:
+                self.set_header("Allow", ", ".join(self.allowed_methods()))
             body = {
                 "error": _HTTP_CODES.get(status_code, "http_error"),
                 "message": exc.log_message or self._reason,
@@ -150,6 +152,15 @@ class PlatformHandler(web.RequestHandler):
             body = {"error": "internal", "message": "internal error: see the platform log"}
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(body))
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP methods this handler implements (for 405's ``Allow`` header)."""
+        return [
+            m
+            for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+            if getattr(cls, m.lower()) is not getattr(web.RequestHandler, m.lower())
+        ]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, PlatformError):

@@ -11,13 +11,19 @@ from .errors import Unprocessable
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 
 USERNAME_MAX = 32
-PROJECT_MAX = 63
+# "project__user" is a certificate CN, which X.509 caps at 64 characters: 30 + 2 + 32.
+PROJECT_MAX = 30
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
+RESERVED_USERNAMES = frozenset({"me"})  # "api/users/me" is the caller
 
 
 def username(value: str) -> str:
-    if not (2 <= len(value) <= USERNAME_MAX) or not _NAME.match(value):
+    if (
+        not (2 <= len(value) <= USERNAME_MAX)
+        or not _NAME.match(value)
+        or value in RESERVED_USERNAMES
+    ):
         raise Unprocessable(
             f"invalid user name {value!r}: 2-{USERNAME_MAX} characters, lowercase letters, "
             "digits and single underscores, starting with a letter",

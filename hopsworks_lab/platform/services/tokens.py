@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from ..models import ApiKey, Membership, Project, User, UserStatus, utcnow
 from .audit import AuditService
 
 JWT_ALG = "HS256"
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KEY_PREFIX_LEN = 12
 # last_used_at is a convenience, not an audit trail: write it at most once a minute per key.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -106,8 +108,11 @@ class TokenService:
             )
             self.audit.record_denial(denied)
             raise denied
-        if not name or len(name) > 64 or not name.isprintable():
-            raise Unprocessable("a key name has 1-64 printable characters", code="invalid_name")
+        if not KEY_NAME.match(name):
+            raise Unprocessable(
+                "a key name has 1-64 letters, digits, '_', '.' or '-' (it appears in URLs)",
+                code="invalid_name",
+            )
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown or not scopes:
             raise Unprocessable(

@@ -1,0 +1,247 @@
+"""The authorization matrix: every route, called by an anonymous caller, a member of
+another project, a Data Scientist, a Data Owner and an administrator who is not a member.
+The expected status is asserted for each, and every refusal must leave an audit record.
+Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyotp
+import pytest
+from conftest import ADMIN_PASSWORD, Client
+from routes_util import implemented
+
+from hopsworks_lab.platform import Platform
+from hopsworks_lab.platform.actor import Actor
+from hopsworks_lab.platform.models import AuditHead
+
+WHO = ("anon", "other", "ds", "do", "admin")
+PASSWORD = "secret-pass-1"
+LOGIN = {"other": "carol", "ds": "bob", "do": "alice", "admin": "admin"}
+
+
+@dataclass
+class World:
+    admin: Client
+    clients: dict[str, Client]
+    seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    totp: dict[str, str] = field(default_factory=dict)
+
+    def fresh(self, prefix: str) -> str:
+        return f"{prefix}{next(self.seq)}"
+
+    def fresh_user(self) -> str:
+        name = self.fresh("u")
+        r = self.admin.post("api/users", json={"username": name, "password": PASSWORD})
+        assert r.status_code == 201
+        return name
+
+
+Ctx = dict[str, Any]
+
+
+@dataclass
+class Case:
+    method: str
+    path: str  # as in openapi.yaml
+    expect: tuple[int, int, int, int, int]  # anon, other, ds, do, admin
+    prepare: Callable[[World, str], Ctx] = lambda w, who: {}
+    # ctx may set "params" (path parameters) and "body"
+
+
+def _login_body(w: World, who: str) -> Ctx:
+    return {"body": {"username": "admin", "password": ADMIN_PASSWORD}}
+
+
+def _password(w: World, who: str) -> Ctx:
+    return {
+        "body": {
+            "old_password": PASSWORD if who != "admin" else ADMIN_PASSWORD,
+            "new_password": PASSWORD if who != "admin" else ADMIN_PASSWORD,
+        }
+    }
+
+
+def _totp_confirm(w: World, who: str) -> Ctx:
+    if who == "anon":
+        return {"body": {"otp": "123456"}}
+    secret = w.clients[who].post("api/users/me/totp").json()["secret"]
+    w.totp[who] = secret
+    return {"body": {"otp": pyotp.TOTP(secret).now()}}
+
+
+def _totp_disable(w: World, who: str) -> Ctx:
+    if who == "anon":
+        return {"body": {"otp": "123456"}}
+    totp = pyotp.TOTP(w.totp[who])
+    return {"body": {"otp": totp.at(time.time() + totp.interval)}}  # not the confirm code
+
+
+def _new_key(w: World, who: str) -> Ctx:
+    name = w.fresh("k")
+    if who != "anon":
+        r = w.clients[who].post("api/users/me/apikeys", json={"name": name, "scopes": ["job"]})
+        assert r.status_code == 201
+    return {"params": {"name": name}}
+
+
+def _tmp_project(w: World, who: str) -> Ctx:
+    name = w.fresh("tmp")
+    alice = w.clients["do"]
+    assert alice.post("api/projects", json={"name": name}).status_code == 201
+    r = alice.post(
+        f"api/projects/{name}/members", json={"username": "bob", "role": "DATA_SCIENTIST"}
+    )
+    assert r.status_code == 201
+    return {"params": {"project": name}}
+
+
+def _member_to_remove(w: World, who: str) -> Ctx:
+    name = w.fresh_user()
+    r = w.clients["do"].post(
+        "api/projects/demo/members", json={"username": name, "role": "DATA_SCIENTIST"}
+    )
+    assert r.status_code == 201
+    return {"params": {"username": name}}
+
+
+ALL_OK = (200,) * 5
+CASES = [
+    Case("GET", "/api/version", ALL_OK),
+    Case("GET", "/api/openapi.json", ALL_OK),
+    Case("GET", "/api/certificates/ca", ALL_OK),
+    Case("GET", "/api/certificates/crl", ALL_OK),
+    Case("POST", "/api/auth/login", ALL_OK, _login_body),
+    Case("GET", "/api/users", (401, 403, 403, 403, 200)),
+    Case(
+        "POST",
+        "/api/users",
+        (401, 403, 403, 403, 201),
+        lambda w, who: {"body": {"username": w.fresh("n"), "password": PASSWORD}},
+    ),
+    Case("GET", "/api/users/me", (401, 200, 200, 200, 200)),
+    Case("PUT", "/api/users/me/password", (401, 204, 204, 204, 204), _password),
+    Case("POST", "/api/users/me/totp/confirm", (401, 200, 200, 200, 200), _totp_confirm),
+    Case("POST", "/api/users/me/totp/disable", (401, 200, 200, 200, 200), _totp_disable),
+    Case("POST", "/api/users/me/totp", (401, 201, 201, 201, 201)),
+    Case("GET", "/api/users/me/apikeys", (401, 200, 200, 200, 200)),
+    Case(
+        "POST",
+        "/api/users/me/apikeys",
+        (401, 201, 201, 201, 201),
+        lambda w, who: {"body": {"name": w.fresh("k"), "scopes": ["project"]}},
+    ),
+    Case("DELETE", "/api/users/me/apikeys/{name}", (401, 204, 204, 204, 204), _new_key),
+    Case(
+        "GET",
+        "/api/users/{username}",
+        (401, 403, 403, 403, 200),
+        lambda w, who: {"params": {"username": "alice"}},
+    ),
+    Case(
+        "PATCH",
+        "/api/users/{username}",
+        (401, 403, 403, 403, 200),
+        lambda w, who: {"params": {"username": "dave"}, "body": {"email": f"{who}@x.org"}},
+    ),
+    Case("GET", "/api/projects", (401, 200, 200, 200, 200)),
+    Case(
+        "POST",
+        "/api/projects",
+        (401, 201, 201, 201, 201),
+        lambda w, who: {"body": {"name": w.fresh("p")}},
+    ),
+    Case("GET", "/api/projects/{project}", (401, 403, 200, 200, 200)),
+    Case(
+        "PATCH",
+        "/api/projects/{project}",
+        (401, 403, 403, 200, 403),
+        lambda w, who: {"body": {"description": f"by {who}"}},
+    ),
+    Case("DELETE", "/api/projects/{project}", (401, 403, 403, 204, 204), _tmp_project),
+    Case("GET", "/api/projects/{project}/members", (401, 403, 200, 200, 200)),
+    Case(
+        "POST",
+        "/api/projects/{project}/members",
+        (401, 403, 403, 201, 403),
+        lambda w, who: {"body": {"username": w.fresh_user(), "role": "DATA_SCIENTIST"}},
+    ),
+    Case(
+        "PUT",
+        "/api/projects/{project}/members/{username}",
+        (401, 403, 403, 200, 403),
+        lambda w, who: {"params": {"username": "bob"}, "body": {"role": "DATA_SCIENTIST"}},
+    ),
+    Case(
+        "DELETE",
+        "/api/projects/{project}/members/{username}",
+        (401, 403, 403, 204, 403),
+        _member_to_remove,
+    ),
+    Case("GET", "/api/projects/{project}/certificates/me", (401, 403, 200, 200, 403)),
+    Case("GET", "/api/projects/{project}/audit", (401, 403, 403, 200, 200)),
+    Case("GET", "/api/audit", (401, 403, 403, 403, 200)),
+    Case("GET", "/api/audit/verify", (401, 403, 403, 403, 200)),
+]
+
+
+def test_matrix_covers_every_route() -> None:
+    assert {(c.method, c.path) for c in CASES} == implemented()
+
+
+@pytest.fixture
+def world(anon: Client, admin: Client) -> World:
+    for name in ("alice", "bob", "carol", "dave"):
+        assert (
+            admin.post("api/users", json={"username": name, "password": PASSWORD}).status_code
+            == 201
+        )
+    clients = {"anon": anon, "admin": admin}
+    for who, name in LOGIN.items():
+        if who != "admin":
+            clients[who] = anon.login(name, PASSWORD)
+    assert clients["do"].post("api/projects", json={"name": "demo"}).status_code == 201
+    assert clients["other"].post("api/projects", json={"name": "other"}).status_code == 201
+    r = clients["do"].post(
+        "api/projects/demo/members", json={"username": "bob", "role": "DATA_SCIENTIST"}
+    )
+    assert r.status_code == 201
+    return World(admin=admin, clients=clients)
+
+
+def test_authorization_matrix(world: World, platform: Platform) -> None:
+    failures = []
+    for case in CASES:
+        for who, expected in zip(WHO, case.expect, strict=True):
+            ctx = case.prepare(world, who)
+            params = {"project": "demo", **ctx.get("params", {})}
+            path = case.path.format(**params).lstrip("/")
+            before = _last_seq(platform)
+            kw = {"json": ctx["body"]} if "body" in ctx else {}
+            r = world.clients[who].request(case.method, path, **kw)
+            label = f"{case.method} {path} as {who}"
+            if r.status_code != expected:
+                failures.append(f"{label}: {r.status_code} (expected {expected}) {r.text[:120]}")
+                continue
+            if expected in (401, 403):
+                if r.json().get("error") is None:
+                    failures.append(f"{label}: refusal without an error code")
+                denied = [
+                    a
+                    for a in platform.audit.list(Actor.system(), after=before)
+                    if a.outcome == "denied"
+                ]
+                if not denied:
+                    failures.append(f"{label}: refused but not audited")
+    assert not failures, "\n".join(failures)
+
+
+def _last_seq(platform: Platform) -> int:
+    with platform.db.transaction() as s:
+        head = s.get(AuditHead, 1)
+        return head.seq if head else 0
