@@ -3,6 +3,8 @@ shows. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
+
 from conftest import Client
 from sqlalchemy import text
 from test_auth import add_user
@@ -30,7 +32,7 @@ def test_mutations_logins_and_denials_are_recorded(anon: Client, admin: Client) 
     assert ("alice", "member.add", "ok", "demo") in seen
     assert ("bob", "project.delete", "denied", "demo") in seen
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
-    for prev, rec in zip(records, records[1:], strict=False):
+    for prev, rec in itertools.pairwise(records):
         assert rec["prev_hash"] == prev["hash"]
 
 

@@ -261,8 +261,10 @@ def test_api_as_the_jupyter_user(lab: Lab) -> None:
     assert projects[PROJECT]["role"] == "DATA_OWNER"
     assert projects[PROJECT]["owner"] == "admin"
 
-    # The token as a URL parameter is a Jupyter credential too.
+    # The token as a URL parameter, or as "Bearer", is a Jupyter credential too.
     r = lab.api("users/me", params={"token": lab.token})
+    assert r.status_code == 200, r.text
+    r = lab.api("users/me", f"Bearer {lab.token}")
     assert r.status_code == 200, r.text
 
 
@@ -271,6 +273,7 @@ def test_api_as_the_jupyter_user(lab: Lab) -> None:
     [
         pytest.param(None, None, id="no-credentials"),
         pytest.param("token not-the-token", None, id="wrong-token-header"),
+        pytest.param("Bearer not-the-token", None, id="wrong-bearer"),
         pytest.param(None, {"token": "not-the-token"}, id="wrong-token-param"),
     ],
 )
@@ -280,7 +283,7 @@ def test_api_refuses_unauthenticated(
     for path in ("users/me", "projects"):
         r = lab.api(path, auth, params=params)
         assert r.status_code == 401, r.text
-        assert r.json()["error"] == "unauthenticated"
+        assert r.json()["error"] in ("unauthenticated", "invalid_token")
         assert "ApiKey" in r.headers.get("WWW-Authenticate", "")
         assert PROJECT not in r.text
 

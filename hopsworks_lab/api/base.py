@@ -60,24 +60,30 @@ class PlatformHandler(web.RequestHandler):
         header = self.request.headers.get("Authorization", "")
         scheme, _, credential = header.partition(" ")
         scheme, credential = scheme.lower(), credential.strip()
+        hook: Authenticate | None = self.settings.get("hopsworks_authenticate")
         try:
-            if scheme == "apikey" and credential:
-                self._actor = await self.call(
-                    self.platform.tokens.actor_from_api_key, credential, self.remote_ip
-                )
-            elif scheme == "bearer" and credential:
-                self._actor = await self.call(
-                    self.platform.tokens.actor_from_jwt, credential, self.remote_ip
-                )
-            else:
-                hook: Authenticate | None = self.settings.get("hopsworks_authenticate")
+            try:
+                if scheme == "apikey" and credential:
+                    self._actor = await self.call(
+                        self.platform.tokens.actor_from_api_key, credential, self.remote_ip
+                    )
+                elif scheme == "bearer" and credential:
+                    self._actor = await self.call(
+                        self.platform.tokens.actor_from_jwt, credential, self.remote_ip
+                    )
+            except Unauthorized:
+                # Inside a lab server "Bearer <jupyter token>" is Jupyter's credential.
                 self._actor = await hook(self) if hook else None
                 if self._actor is None:
-                    raise Unauthorized(
-                        "sign in first: send 'Authorization: ApiKey <key>' or "
-                        "'Authorization: Bearer <token>'",
-                        code="unauthenticated",
-                    )
+                    raise
+            if self._actor is None and hook is not None and scheme not in ("apikey", "bearer"):
+                self._actor = await hook(self)
+            if self._actor is None:
+                raise Unauthorized(
+                    "sign in first: send 'Authorization: ApiKey <key>' or "
+                    "'Authorization: Bearer <token>'",
+                    code="unauthenticated",
+                )
         except Unauthorized as e:
             await self.call(
                 self.platform.audit.record,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 
+from . import validation
 from .actor import Actor
 from .config import PlatformConfig
 from .db import Database, migrate
@@ -48,6 +49,9 @@ class Platform:
     def init(cls, config: PlatformConfig) -> tuple[Platform, str | None]:
         """Create (or bring up to date) the state in ``config.home``. Returns the platform
         and, when the first admin was created just now, their password (shown once)."""
+        chosen = os.environ.get(ENV_ADMIN_PASSWORD)
+        if chosen is not None:
+            validation.password(chosen)  # before anything is written
         config.home_path.mkdir(parents=True, exist_ok=True, mode=0o700)
         Secrets(config.secrets_dir).create()
         platform = cls(config)
@@ -57,7 +61,7 @@ class Platform:
         with platform.db.transaction() as s:
             has_admin = s.query(User.id).filter(User.is_admin.is_(True)).first() is not None
         if not has_admin:
-            password = os.environ.get(ENV_ADMIN_PASSWORD) or secrets.token_urlsafe(12)
+            password = chosen or secrets.token_urlsafe(12)
             platform.users.create(Actor.system(), FIRST_ADMIN, password, is_admin=True)
         return platform, password
 
