@@ -399,6 +399,218 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/datasets/public": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organisation's published datasets (any signed-in user) */
+        get: operations["listPublicDatasets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/datasets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        /** The project's datasets, and those shared into it as 'owner::name' (members) */
+        get: operations["listDatasets"];
+        put?: never;
+        /** Create a dataset (Data Owners); default preset OWNER_ONLY */
+        post: operations["createDataset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/datasets/{dataset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+            };
+            cookie?: never;
+        };
+        /** One dataset (members) */
+        get: operations["getDataset"];
+        put?: never;
+        post?: never;
+        /** Delete the dataset, its data and its shares (Data Owners; not the defaults) */
+        delete: operations["deleteDataset"];
+        options?: never;
+        head?: never;
+        /** Change description, preset, or publish/unpublish (Data Owners) */
+        patch: operations["updateDataset"];
+        trace?: never;
+    };
+    "/api/projects/{project}/datasets/{dataset}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+            };
+            cookie?: never;
+        };
+        /** The projects this dataset is shared with (members) */
+        get: operations["listShares"];
+        put?: never;
+        /** Offer the dataset to another project; a Data Owner there accepts (Data Owners) */
+        post: operations["shareDataset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/datasets/{dataset}/shares/{target}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+                /** @description the project it is shared with */
+                target: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a share's permission (Data Owners) */
+        put: operations["updateShare"];
+        post?: never;
+        /** Stop sharing with the project (Data Owners) */
+        delete: operations["unshareDataset"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        /** Datasets offered to or shared with this project, pending or accepted (members) */
+        get: operations["listIncomingShares"];
+        put?: never;
+        /** Add a published dataset to this project, read-only (Data Owners, self-service) */
+        post: operations["addPublicDataset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/shares/{dataset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Reject an offer or drop a shared dataset from this project (Data Owners) */
+        delete: operations["leaveShare"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/shares/{dataset}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accept a dataset offered to this project (Data Owners) */
+        post: operations["acceptShare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        /** Storage quota and usage (members, admins) */
+        get: operations["getQuota"];
+        /** Set the storage quota; -1 is unlimited (admins) */
+        put: operations["setQuota"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/files/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description <dataset>/<path inside it>; the dataset may be 'owner::name'; '/' separates folders; no '.' or '..' segments */
+                path: string;
+            };
+            cookie?: never;
+        };
+        /** A folder: its listing. A file: its bytes (Data Owners and project-users; Range supported), or with stat=true its description (members) */
+        get: operations["getFile"];
+        /** Upload the raw body as the file (streamed; visible only once complete). Content-Range 'bytes START-END/TOTAL' makes it resumable, 'bytes *\/TOTAL' asks for the offset */
+        put: operations["uploadFile"];
+        /** mkdir, or move/copy to another path of the same project (write access) */
+        post: operations["fileOperation"];
+        /** Delete a file or folder (write access) */
+        delete: operations["deleteFile"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -524,6 +736,118 @@ export interface components {
             /** @description otpauth:// URI for an authenticator app */
             provisioning_uri: string;
         };
+        Dataset: {
+            /** @description as seen from the project: 'name', or 'owner::name' when shared in */
+            name: string;
+            owner_project: string;
+            description: string;
+            preset: components["schemas"]["DatasetPreset"];
+            public: boolean;
+            /** @description shared into this project from another */
+            shared: boolean;
+            permission: components["schemas"]["SharePermission"] | null;
+            status: components["schemas"]["ShareStatus"] | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        DatasetList: {
+            items: components["schemas"]["Dataset"][];
+            count: number;
+        };
+        /**
+         * @description who of the owning project writes (Data Owners only, or every member)
+         * @enum {string}
+         */
+        DatasetPreset: "OWNER_ONLY" | "GROUP_WRITABLE" | "GROUP_WRITABLE_STICKY";
+        /** @enum {string} */
+        SharePermission: "READ_ONLY" | "READ_WRITE";
+        /** @enum {string} */
+        ShareStatus: "PENDING" | "ACCEPTED";
+        Share: {
+            /** @description 'owner::name' */
+            dataset: string;
+            /** @description the project it is shared with */
+            project: string;
+            permission: components["schemas"]["SharePermission"];
+            status: components["schemas"]["ShareStatus"];
+            shared_by: string | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        ShareList: {
+            items: components["schemas"]["Share"][];
+            count: number;
+        };
+        Quota: {
+            project: string;
+            /** @description -1: unlimited */
+            bytes_limit: number;
+            /** @description -1: unlimited */
+            files_limit: number;
+            bytes_used: number;
+            files_used: number;
+            /** Format: date-time */
+            scanned_at: string | null;
+        };
+        Entry: {
+            name: string;
+            /** @description <dataset>/<path> */
+            path: string;
+            /** @enum {string} */
+            type: "file" | "dir";
+            size: number;
+            /** Format: date-time */
+            modified: string | null;
+        };
+        Listing: {
+            path: string;
+            /** @enum {string} */
+            type: "dir";
+            items: components["schemas"]["Entry"][];
+            count: number;
+            /** @description entries in the folder (items is one page) */
+            total: number;
+        };
+        UploadProgress: {
+            /** @description bytes of a resumable upload received so far */
+            offset: number;
+        };
+        DatasetName: string;
+        DatasetCreate: {
+            name: components["schemas"]["DatasetName"];
+            description?: string;
+            preset?: components["schemas"]["DatasetPreset"];
+        };
+        DatasetUpdate: {
+            description?: string;
+            preset?: components["schemas"]["DatasetPreset"];
+            /** @description published to the whole organisation */
+            public?: boolean;
+        };
+        ShareCreate: {
+            project: components["schemas"]["ProjectName"];
+            permission?: components["schemas"]["SharePermission"];
+        };
+        ShareUpdate: {
+            permission: components["schemas"]["SharePermission"];
+        };
+        PublicDatasetAdd: {
+            /** @description 'owner::name' of a public dataset */
+            dataset: string;
+        };
+        QuotaUpdate: {
+            bytes_limit?: number;
+            files_limit?: number;
+        };
+        FileOperation: {
+            /** @enum {string} */
+            op: "mkdir";
+        } | {
+            /** @enum {string} */
+            op: "move" | "copy";
+            /** @description '<dataset>/<path>' in the same project */
+            to: string;
+        };
         /** @description lowercase letters, digits and single underscores; "__" separates project and user */
         UserName: string;
         /** @description as UserName; at most 30 characters so that "project__user" fits a certificate CN */
@@ -621,7 +945,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description the body is too large */
+        /** @description the body is too large, or the write would exceed the project's quota */
         TooLarge: {
             headers: {
                 [name: string]: unknown;
@@ -646,8 +970,19 @@ export interface components {
             };
             content?: never;
         };
+        /** @description the requested byte range lies outside the file */
+        RangeNotSatisfiable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
     };
     parameters: {
+        /** @description a dataset name, or 'owner::name' for one shared into the project */
+        dataset: string;
         project: string;
         username: string;
         /** @description return records with seq greater than this (paging cursor) */
@@ -1421,6 +1756,624 @@ export interface operations {
                     "application/x-pem-file": string;
                 };
             };
+        };
+    };
+    listPublicDatasets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description datasets */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    listDatasets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description datasets */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createDataset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DatasetCreate"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    getDataset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the dataset */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    deleteDataset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    updateDataset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DatasetUpdate"];
+            };
+        };
+        responses: {
+            /** @description the dataset */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    listShares: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description shares */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    shareDataset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareCreate"];
+            };
+        };
+        responses: {
+            /** @description offered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    updateShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+                /** @description the project it is shared with */
+                target: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareUpdate"];
+            };
+        };
+        responses: {
+            /** @description the share */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    unshareDataset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+                /** @description the project it is shared with */
+                target: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listIncomingShares: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description shares */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    addPublicDataset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PublicDatasetAdd"];
+            };
+        };
+        responses: {
+            /** @description added */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    leaveShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    acceptShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description a dataset name, or 'owner::name' for one shared into the project */
+                dataset: components["parameters"]["dataset"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description accepted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    getQuota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description quota */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quota"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    setQuota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QuotaUpdate"];
+            };
+        };
+        responses: {
+            /** @description quota */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quota"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    getFile: {
+        parameters: {
+            query?: {
+                stat?: boolean;
+                /** @description listing page start */
+                offset?: number;
+                /** @description listing page size */
+                limit?: number;
+            };
+            header?: {
+                /** @description bytes=FIRST-LAST */
+                Range?: string;
+            };
+            path: {
+                project: components["parameters"]["project"];
+                /** @description <dataset>/<path inside it>; the dataset may be 'owner::name'; '/' separates folders; no '.' or '..' segments */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a listing (folder), a description (stat=true) or the file's bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Listing"] | components["schemas"]["Entry"];
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description the requested byte range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            416: components["responses"]["RangeNotSatisfiable"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    uploadFile: {
+        parameters: {
+            query?: {
+                overwrite?: boolean;
+            };
+            header?: {
+                "Content-Range"?: string;
+            };
+            path: {
+                project: components["parameters"]["project"];
+                /** @description <dataset>/<path inside it>; the dataset may be 'owner::name'; '/' separates folders; no '.' or '..' segments */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description replaced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Entry"];
+                };
+            };
+            /** @description uploaded */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Entry"];
+                };
+            };
+            /** @description chunk stored; the upload is not complete yet */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadProgress"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    fileOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description <dataset>/<path inside it>; the dataset may be 'owner::name'; '/' separates folders; no '.' or '..' segments */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FileOperation"];
+            };
+        };
+        responses: {
+            /** @description moved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Entry"];
+                };
+            };
+            /** @description created or copied */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Entry"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    deleteFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description <dataset>/<path inside it>; the dataset may be 'owner::name'; '/' separates folders; no '.' or '..' segments */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
         };
     };
 }

@@ -68,8 +68,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def config(tmp_path: Path, db_url: str) -> PlatformConfig:
     # Real Argon2id, with cheap parameters: the suite hashes hundreds of passwords.
+    # OS isolation (Unix users, ACLs) has its own tests; here the API's rules are tested.
     return PlatformConfig(
-        home=str(tmp_path / "home"), db_url=db_url, argon2_time_cost=1, argon2_memory_kib=1024
+        home=str(tmp_path / "home"),
+        db_url=db_url,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        isolation="none",
     )
 
 

@@ -110,6 +110,45 @@ def _member_to_remove(w: World, who: str) -> Ctx:
     return {"params": {"username": name}}
 
 
+def _dataset(w: World, who: str) -> Ctx:
+    name = w.fresh("ds")
+    r = w.clients["do"].post("api/projects/demo/datasets", json={"name": name})
+    assert r.status_code == 201
+    return {"params": {"dataset": name}}
+
+
+def _shared(w: World, who: str) -> Ctx:
+    ctx = _dataset(w, who)
+    r = w.clients["do"].post(
+        f"api/projects/demo/datasets/{ctx['params']['dataset']}/shares", json={"project": "other"}
+    )
+    assert r.status_code == 201
+    return {"params": {**ctx["params"], "target": "other"}}
+
+
+def _offered_to_demo(w: World, who: str) -> Ctx:
+    carol, name = w.clients["other"], w.fresh("off")
+    assert carol.post("api/projects/other/datasets", json={"name": name}).status_code == 201
+    r = carol.post(f"api/projects/other/datasets/{name}/shares", json={"project": "demo"})
+    assert r.status_code == 201
+    return {"params": {"dataset": f"other::{name}"}}
+
+
+def _published_by_other(w: World, who: str) -> Ctx:
+    carol, name = w.clients["other"], w.fresh("pub")
+    assert carol.post("api/projects/other/datasets", json={"name": name}).status_code == 201
+    r = carol.patch(f"api/projects/other/datasets/{name}", json={"public": True})
+    assert r.status_code == 200
+    return {"body": {"dataset": f"other::{name}"}}
+
+
+def _file(w: World, who: str) -> Ctx:
+    path = f"Jupyter/{w.fresh('f')}.txt"
+    r = w.clients["do"].put(f"api/projects/demo/files/{path}", data=b"x")
+    assert r.status_code == 201
+    return {"params": {"path": path}}
+
+
 ALL_OK = (200,) * 5
 CASES = [
     Case("GET", "/api/version", ALL_OK),
@@ -187,6 +226,78 @@ CASES = [
     Case("GET", "/api/projects/{project}/audit", (401, 403, 403, 200, 200)),
     Case("GET", "/api/audit", (401, 403, 403, 403, 200)),
     Case("GET", "/api/audit/verify", (401, 403, 403, 403, 200)),
+    Case("GET", "/api/datasets/public", (401, 200, 200, 200, 200)),
+    Case("GET", "/api/projects/{project}/datasets", (401, 403, 200, 200, 403)),
+    Case(
+        "POST",
+        "/api/projects/{project}/datasets",
+        (401, 403, 403, 201, 403),
+        lambda w, who: {"body": {"name": w.fresh("new")}},
+    ),
+    Case("GET", "/api/projects/{project}/datasets/{dataset}", (401, 403, 200, 200, 403)),
+    Case(
+        "PATCH",
+        "/api/projects/{project}/datasets/{dataset}",
+        (401, 403, 403, 200, 403),
+        lambda w, who: {"body": {"description": who}},
+    ),
+    Case(
+        "DELETE", "/api/projects/{project}/datasets/{dataset}", (401, 403, 403, 204, 403), _dataset
+    ),
+    Case("GET", "/api/projects/{project}/datasets/{dataset}/shares", (401, 403, 200, 200, 403)),
+    Case(
+        "POST",
+        "/api/projects/{project}/datasets/{dataset}/shares",
+        (401, 403, 403, 201, 403),
+        lambda w, who: {**_dataset(w, who), "body": {"project": "other"}},
+    ),
+    Case(
+        "PUT",
+        "/api/projects/{project}/datasets/{dataset}/shares/{target}",
+        (401, 403, 403, 200, 403),
+        lambda w, who: {**_shared(w, who), "body": {"permission": "READ_WRITE"}},
+    ),
+    Case(
+        "DELETE",
+        "/api/projects/{project}/datasets/{dataset}/shares/{target}",
+        (401, 403, 403, 204, 403),
+        _shared,
+    ),
+    Case("GET", "/api/projects/{project}/shares", (401, 403, 200, 200, 403)),
+    Case("POST", "/api/projects/{project}/shares", (401, 403, 403, 201, 403), _published_by_other),
+    Case(
+        "DELETE",
+        "/api/projects/{project}/shares/{dataset}",
+        (401, 403, 403, 204, 403),
+        _offered_to_demo,
+    ),
+    Case(
+        "POST",
+        "/api/projects/{project}/shares/{dataset}/accept",
+        (401, 403, 403, 200, 403),
+        _offered_to_demo,
+    ),
+    Case("GET", "/api/projects/{project}/quotas", (401, 403, 200, 200, 200)),
+    Case(
+        "PUT",
+        "/api/projects/{project}/quotas",
+        (401, 403, 403, 403, 200),
+        lambda w, who: {"body": {"bytes_limit": 1 << 30}},
+    ),
+    Case("GET", "/api/projects/{project}/files/{path}", (401, 403, 403, 200, 403), _file),
+    Case(
+        "PUT",
+        "/api/projects/{project}/files/{path}",
+        (401, 403, 201, 201, 403),
+        lambda w, who: {"params": {"path": f"Jupyter/{w.fresh('up')}"}, "raw": b"data"},
+    ),
+    Case(
+        "POST",
+        "/api/projects/{project}/files/{path}",
+        (401, 403, 201, 201, 403),
+        lambda w, who: {"params": {"path": f"Jupyter/{w.fresh('dir')}"}, "body": {"op": "mkdir"}},
+    ),
+    Case("DELETE", "/api/projects/{project}/files/{path}", (401, 403, 204, 204, 403), _file),
 ]
 
 
@@ -219,10 +330,12 @@ def test_authorization_matrix(world: World, platform: Platform) -> None:
     for case in CASES:
         for who, expected in zip(WHO, case.expect, strict=True):
             ctx = case.prepare(world, who)
-            params = {"project": "demo", **ctx.get("params", {})}
+            params = {"project": "demo", "dataset": "Resources", **ctx.get("params", {})}
             path = case.path.format(**params).lstrip("/")
             before = _last_seq(platform)
-            kw = {"json": ctx["body"]} if "body" in ctx else {}
+            kw: dict[str, Any] = {"json": ctx["body"]} if "body" in ctx else {}
+            if "raw" in ctx:
+                kw = {"data": ctx["raw"]}
             r = world.clients[who].request(case.method, path, **kw)
             label = f"{case.method} {path} as {who}"
             if r.status_code != expected:

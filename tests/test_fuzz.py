@@ -42,7 +42,11 @@ def target(
     try:
         platform, _ = Platform.init(
             PlatformConfig(
-                home=str(home / "home"), db_url=url, argon2_time_cost=1, argon2_memory_kib=1024
+                home=str(home / "home"),
+                db_url=url,
+                argon2_time_cost=1,
+                argon2_memory_kib=1024,
+                isolation="none",  # fuzzing the API; OS isolation has its own tests
             )
         )
     finally:
@@ -63,4 +67,10 @@ def target(
 )
 def test_api_fuzz(case: schemathesis.Case, target: tuple[str, dict[str, str]]) -> None:
     base, headers = target
-    case.call_and_validate(base_url=base, headers=headers)
+    excluded = []
+    if "Content-Range" in (case.headers or {}):
+        # A Content-Range has rules no schema states (start <= end < total), and
+        # schemathesis' coverage phase even sends values that break its pattern as
+        # "positive" cases (schemathesis#4592): the 400 such ranges get is right.
+        excluded.append(schemathesis.checks.positive_data_acceptance)
+    case.call_and_validate(base_url=base, headers=headers, excluded_checks=excluded)

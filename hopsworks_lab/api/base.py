@@ -97,6 +97,16 @@ class PlatformHandler(web.RequestHandler):
         return self._actor
 
     # -- input --------------------------------------------------------------------------------
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """URL parts with control characters never reach a service (PostgreSQL, for one,
+        refuses NUL in text): a path is not found, a query parameter is malformed."""
+        text = super().decode_argument(value, name)
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text) or not _storable(text):
+            if name is None:
+                raise NotFound("no such resource", code="invalid_characters")
+            raise BadRequest(f"{name} contains control characters", code="invalid_query")
+        return text
+
     def body(self, schema: str) -> dict[str, Any]:
         """The JSON request body, validated against ``components.schemas[schema]``."""
         if len(self.request.body) > JSON_BODY_MAX:
@@ -109,6 +119,10 @@ class PlatformHandler(web.RequestHandler):
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "body"
             raise Unprocessable(f"{where}: {error.message}", code="invalid_body")
+        if not _storable(data):
+            raise Unprocessable(
+                "text may not contain NUL or unpaired surrogate characters", code="invalid_body"
+            )
         return data
 
     def int_arg(self, name: str, default: int, minimum: int = 0, maximum: int = 2**31 - 1) -> int:
@@ -175,6 +189,17 @@ class PlatformHandler(web.RequestHandler):
             )
         else:
             super().log_exception(typ, value, tb)
+
+
+def _storable(value: Any) -> bool:
+    """Whether every string in ``value`` can be stored as text by every backend."""
+    if isinstance(value, str):
+        return "\x00" not in value and not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
 
 
 _HTTP_CODES = {

@@ -7,8 +7,11 @@ from typing import Any
 
 from ..platform.models import ApiKey, AuditRecord, User
 from ..platform.services.certs import CertificateBundle
+from ..platform.services.datasets import DatasetView, ShareView
 from ..platform.services.members import MemberView
 from ..platform.services.projects import ProjectView
+from ..platform.services.quotas import QuotaView
+from ..platform.storage import Entry
 
 
 def ts(value: datetime | None) -> str | None:
@@ -31,7 +34,7 @@ def project(p: ProjectView) -> dict[str, Any]:
         "name": p.name,
         "description": p.description,
         "owner": p.owner,
-        "created_at": ts(p.created_at),  # type: ignore[arg-type]
+        "created_at": ts(p.created_at),
         "role": p.role.value if p.role else None,
     }
 
@@ -71,7 +74,7 @@ def certificate(b: CertificateBundle) -> dict[str, Any]:
     return {
         "common_name": b.common_name,
         "serial": b.serial,
-        "not_after": b.not_after,
+        "not_after": ts(b.not_after),
         "certificate": b.certificate,
         "private_key": b.private_key,
         "password": b.password,
@@ -81,3 +84,49 @@ def certificate(b: CertificateBundle) -> dict[str, Any]:
 
 def items(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"items": rows, "count": len(rows)}
+
+
+def dataset(d: DatasetView) -> dict[str, Any]:
+    return {
+        "name": d.name,
+        "owner_project": d.owner_project,
+        "description": d.description,
+        "preset": d.preset.value,
+        "public": d.public,
+        "shared": d.shared,
+        "permission": d.permission.value if d.permission else None,
+        "status": d.status.value if d.status else None,
+        "created_at": ts(d.created_at),
+    }
+
+
+def share(sh: ShareView) -> dict[str, Any]:
+    return {
+        "dataset": sh.dataset,
+        "project": sh.project,
+        "permission": sh.permission.value,
+        "status": sh.status.value,
+        "shared_by": sh.shared_by,
+        "created_at": ts(sh.created_at),
+    }
+
+
+def quota(q: QuotaView) -> dict[str, Any]:
+    return {
+        "project": q.project,
+        "bytes_limit": q.bytes_limit,
+        "files_limit": q.files_limit,
+        "bytes_used": q.bytes_used,
+        "files_used": q.files_used,
+        "scanned_at": ts(q.scanned_at),
+    }
+
+
+def entry(e: Entry, path: str) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "path": path,
+        "type": e.type,
+        "size": e.size,
+        "modified": ts(e.modified),
+    }

@@ -9,11 +9,12 @@ from typing import Any
 from tornado import web
 
 from ..platform import Platform
+from . import datasets as d
 from . import handlers as h
 from .base import Authenticate, NotFoundHandler
 
 # (OpenAPI path, handler). Path parameters use OpenAPI's {name}; a parameter matches one
-# URL segment.
+# URL segment, except {path}, which is the rest of the URL.
 ROUTES: list[tuple[str, type[web.RequestHandler]]] = [
     ("/api/version", h.VersionHandler),
     ("/api/openapi.json", h.OpenAPIHandler),
@@ -37,10 +38,21 @@ ROUTES: list[tuple[str, type[web.RequestHandler]]] = [
     ("/api/audit/verify", h.AuditVerifyHandler),
     ("/api/certificates/ca", h.CACertificateHandler),
     ("/api/certificates/crl", h.CRLHandler),
+    ("/api/datasets/public", d.PublicDatasetsHandler),
+    ("/api/projects/{project}/datasets", d.DatasetsHandler),
+    ("/api/projects/{project}/datasets/{dataset}", d.DatasetHandler),
+    ("/api/projects/{project}/datasets/{dataset}/shares", d.SharesHandler),
+    ("/api/projects/{project}/datasets/{dataset}/shares/{target}", d.ShareHandler),
+    ("/api/projects/{project}/shares", d.IncomingSharesHandler),
+    ("/api/projects/{project}/shares/{dataset}", d.IncomingShareHandler),
+    ("/api/projects/{project}/shares/{dataset}/accept", d.AcceptShareHandler),
+    ("/api/projects/{project}/quotas", d.QuotaHandler),
+    ("/api/projects/{project}/files/{path}", d.FilesHandler),
 ]
 
 
 def to_regex(path: str) -> str:
+    path = path.replace("{path}", "(.*)")
     return re.sub(r"\{[a-z_]+\}", "([^/]+)", path) + "$"
 
 

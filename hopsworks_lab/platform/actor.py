@@ -25,6 +25,9 @@ class Actor:
     via: str  # "session" | "apikey" | "local" | "system"
     scopes: frozenset[str] | None = None  # None: every scope
     project_id: int | None = None  # set when an API key is bound to one project
+    # Code running in a project (kernel, job, server) as the principal project__user, not
+    # the person: it may process the project's data but what it reads is not an export.
+    project_user: bool = False
     remote_ip: str | None = field(default=None, compare=False)
 
     @classmethod

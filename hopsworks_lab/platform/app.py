@@ -9,15 +9,21 @@ from . import validation
 from .actor import Actor
 from .config import PlatformConfig
 from .db import Database, migrate
+from .isolation import choose_isolation
 from .models import User
 from .security import Secrets
 from .services.access import ProjectAccess
 from .services.audit import AuditService
 from .services.certs import CertificateAuthority
+from .services.datasets import DatasetService
+from .services.files import FileService
 from .services.members import MemberService
+from .services.ossync import OsSync
 from .services.projects import ProjectService
+from .services.quotas import QuotaService
 from .services.tokens import TokenService
 from .services.users import UserService
+from .storage import Storage
 
 ENV_ADMIN_PASSWORD = "HOPSWORKS_LAB_ADMIN_PASSWORD"
 FIRST_ADMIN = "admin"
@@ -37,13 +43,19 @@ class Platform:
                 f"{config.home}` first"
             )
         self.db = Database(config.db_url)
+        self.storage = Storage(config.storage_url)
+        self.isolation = choose_isolation(self.storage.is_local, config.isolation)
+        os_sync = OsSync(self.isolation, self.storage)
         self.audit = AuditService(self.db)
         self.ca = CertificateAuthority(self.db, config, self.secrets.fernet())
         access = ProjectAccess(self.audit)
         self.users = UserService(self.db, config, self.audit)
         self.tokens = TokenService(self.db, config, self.audit, self.secrets.jwt_key())
-        self.projects = ProjectService(self.db, self.audit, access, self.ca)
-        self.members = MemberService(self.db, self.audit, access, self.ca)
+        self.quotas = QuotaService(config, self.audit, access, self.storage)
+        self.datasets = DatasetService(self.audit, access, self.storage, os_sync)
+        self.files = FileService(self.datasets, self.quotas)
+        self.projects = ProjectService(self.audit, access, self.ca, self.datasets, self.quotas)
+        self.members = MemberService(self.audit, access, self.ca, os_sync)
 
     @classmethod
     def init(cls, config: PlatformConfig) -> tuple[Platform, str | None]:
@@ -57,6 +69,7 @@ class Platform:
         platform = cls(config)
         migrate(platform.db.engine)
         platform.ca.create()
+        platform.storage.makedirs(platform.storage.projects_dir)
         password = None
         with platform.db.transaction() as s:
             has_admin = s.query(User.id).filter(User.is_admin.is_(True)).first() is not None

@@ -68,6 +68,44 @@ class PlatformConfig(Configurable):
         config=True
     )
 
+    storage_url = Unicode(
+        help=(
+            "fsspec URL of the storage root holding Projects/<project>/<dataset>/ "
+            "(file:///..., s3://bucket/prefix, hdfs://...). Default: storage/ in the home."
+        ),
+    ).tag(config=True)
+
+    @default("storage_url")
+    def _storage_url_default(self) -> str:
+        return f"file://{Path(self.home) / 'storage'}"
+
+    isolation = Unicode(
+        "auto",
+        help=(
+            "OS-level isolation of project-users: 'auto' (Unix users, groups and POSIX ACLs "
+            "when running as root on local storage, else API-level only, with a warning), "
+            "'posix' (required) or 'none'."
+        ),
+    ).tag(config=True)
+
+    default_quota_bytes = Integer(
+        -1, help="Storage quota in bytes for new projects; -1: unlimited."
+    ).tag(config=True)
+
+    default_quota_files = Integer(
+        -1, help="Quota on the number of files for new projects; -1: unlimited."
+    ).tag(config=True)
+
+    quota_rescan_seconds = Integer(
+        300,
+        help="Seconds between rescans of project storage usage (counts files that project "
+        "processes wrote outside the API); 0 disables the periodic rescan.",
+    ).tag(config=True)
+
+    max_upload_bytes = Integer(
+        1 << 40, help="Largest single upload accepted through the API, in bytes."
+    ).tag(config=True)
+
     organisation = Unicode(
         "hopsworks-lab", help="Organisation name (O=) written into issued certificates."
     ).tag(config=True)

@@ -3,7 +3,8 @@ serialise up front instead of failing at their first write); PostgreSQL is used 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,19 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_UNDO = "hwl_undo"
+_AFTER_COMMIT = "hwl_after_commit"
+log = logging.getLogger(__name__)
+
+
+def on_rollback(session: Session, undo: Callable[[], object]) -> None:
+    """Run ``undo`` if ``session``'s transaction does not commit."""
+    session.info.setdefault(_UNDO, []).append(undo)
+
+
+def after_commit(session: Session, done: Callable[[], object]) -> None:
+    """Run ``done`` once ``session``'s transaction has committed."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(done)
 
 
 def make_engine(url: str) -> Engine:
@@ -59,9 +73,32 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed on success, rolled back on any exception."""
-        with self._sessions.begin() as session:
-            yield session
+        """One unit of work: committed on success, rolled back on any exception.
+
+        Work outside the database (storage, OS users and ACLs) done inside the transaction
+        registers its undo with ``on_rollback(session, fn)``; undos run, newest first, if
+        the transaction fails, including at commit. ``after_commit`` work runs once it has
+        committed."""
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+            for done in session.info.pop(_AFTER_COMMIT, []):
+                try:
+                    done()
+                except Exception:  # committed already: report, do not fail the caller
+                    log.exception("clean-up after a commit failed")
+        except BaseException:
+            for undo in reversed(session.info.pop(_UNDO, [])):
+                try:
+                    undo()
+                except Exception:  # an undo must not hide the original error
+                    log.exception("undo after a failed transaction failed")
+            raise
+        finally:
+            session.info.pop(_UNDO, None)
+            session.info.pop(_AFTER_COMMIT, None)
+            session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

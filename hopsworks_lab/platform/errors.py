@@ -54,6 +54,11 @@ class PayloadTooLarge(PlatformError):
     default_code = "payload_too_large"
 
 
+class RangeNotSatisfiable(PlatformError):
+    status = 416
+    default_code = "range_not_satisfiable"
+
+
 class Unprocessable(PlatformError):
     status = 422
     default_code = "invalid"

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Enum,
@@ -62,6 +63,27 @@ class Base(DeclarativeBase):
 class Role(str, enum.Enum):
     DATA_OWNER = "DATA_OWNER"
     DATA_SCIENTIST = "DATA_SCIENTIST"
+
+
+class DatasetPreset(str, enum.Enum):
+    OWNER_ONLY = "OWNER_ONLY"  # Data Owners write
+    GROUP_WRITABLE = "GROUP_WRITABLE"  # all members write
+    GROUP_WRITABLE_STICKY = "GROUP_WRITABLE_STICKY"  # all write; only a file's owner deletes
+
+
+class SharePermission(str, enum.Enum):
+    READ_ONLY = "READ_ONLY"
+    READ_WRITE = "READ_WRITE"
+
+
+class ShareStatus(str, enum.Enum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+
+
+class Principal(str, enum.Enum):
+    USER = "USER"  # a person's own key
+    PROJECT_USER = "PROJECT_USER"  # minted by the platform for code running in a project
 
 
 class UserStatus(str, enum.Enum):
@@ -141,6 +163,11 @@ class ApiKey(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    principal: Mapped[Principal] = mapped_column(
+        Enum(Principal, name="principal", native_enum=False, length=16),
+        default=Principal.USER,
+        server_default=Principal.USER.value,
+    )
 
     user: Mapped[User] = relationship()
     project: Mapped[Project | None] = relationship()
@@ -195,3 +222,62 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_datasets_project_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    preset: Mapped[DatasetPreset] = mapped_column(
+        Enum(DatasetPreset, name="dataset_preset", native_enum=False, length=32)
+    )
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship()
+    shares: Mapped[list[DatasetShare]] = relationship(
+        back_populates="dataset", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class DatasetShare(Base):
+    """``dataset`` shared with ``project``; it shows there as ``owner::dataset``."""
+
+    __tablename__ = "dataset_shares"
+
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    permission: Mapped[SharePermission] = mapped_column(
+        Enum(SharePermission, name="share_permission", native_enum=False, length=16)
+    )
+    status: Mapped[ShareStatus] = mapped_column(
+        Enum(ShareStatus, name="share_status", native_enum=False, length=16)
+    )
+    shared_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    dataset: Mapped[Dataset] = relationship(back_populates="shares")
+    project: Mapped[Project] = relationship()
+
+
+class Quota(Base):
+    """Storage quota and usage of a project (usage of its own datasets' bytes and files)."""
+
+    __tablename__ = "quotas"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    bytes_limit: Mapped[int] = mapped_column(BigInteger, default=-1)  # -1: unlimited
+    files_limit: Mapped[int] = mapped_column(BigInteger, default=-1)
+    bytes_used: Mapped[int] = mapped_column(BigInteger, default=0)
+    files_used: Mapped[int] = mapped_column(BigInteger, default=0)
+    scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

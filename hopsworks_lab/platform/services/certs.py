@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -29,7 +29,7 @@ CRL_LIFETIME = timedelta(days=7)
 class CertificateBundle:
     common_name: str
     serial: str
-    not_after: str
+    not_after: datetime
     certificate: str  # PEM
     private_key: str  # PEM, encrypted with ``password``
     password: str
@@ -216,7 +216,7 @@ class CertificateAuthority:
         return CertificateBundle(
             common_name=row.common_name,
             serial=row.serial,
-            not_after=row.not_after.isoformat(),
+            not_after=row.not_after,
             certificate=row.cert_pem,
             private_key=row.key_pem,
             password=self.fernet.decrypt(row.key_password.encode()).decode(),

@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..actor import Actor
-from ..db import Database
 from ..errors import Conflict, NotFound
 from ..models import Membership, Project, Role, User
 from .access import Need, ProjectAccess
 from .audit import AuditService
 from .certs import CertificateAuthority, CertificateBundle
+from .ossync import OsSync
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,9 @@ class MemberView:
 
 class MemberService:
     def __init__(
-        self, db: Database, audit: AuditService, access: ProjectAccess, ca: CertificateAuthority
+        self, audit: AuditService, access: ProjectAccess, ca: CertificateAuthority, os: OsSync
     ) -> None:
-        self.db, self.audit, self.access, self.ca = db, audit, access, ca
+        self.audit, self.access, self.ca, self.os = audit, access, ca, os
 
     def list(self, actor: Actor, project: str) -> list[MemberView]:
         with self.audit.transaction() as s:
@@ -50,8 +50,9 @@ class MemberService:
             user = self._user(s, username)
             if s.get(Membership, (acc.project.id, user.id)) is not None:
                 raise Conflict(f"{username!r} is already a member", code="member_exists")
-            m = Membership(project_id=acc.project.id, user_id=user.id, role=role)
-            s.add(m)
+            with self.os.change(s, {project}):
+                m = Membership(project_id=acc.project.id, user_id=user.id, role=role)
+                s.add(m)
             s.flush()
             self.ca.issue(s, acc.project, user)
             self.audit.append(
@@ -73,7 +74,8 @@ class MemberService:
             if m.role is not role:
                 if m.role is Role.DATA_OWNER:
                     self._keep_an_owner(s, acc.project)
-                m.role = role
+                with self.os.change(s, {project}):
+                    m.role = role
                 self.audit.append(
                     s,
                     actor,
@@ -100,7 +102,8 @@ class MemberService:
             m = self._membership(s, acc.project, username)
             if m.role is Role.DATA_OWNER:
                 self._keep_an_owner(s, acc.project)
-            s.delete(m)
+            with self.os.change(s, {project}):
+                s.delete(m)
             revoked = self.ca.revoke(s, acc.project, username)
             self.audit.append(
                 s,

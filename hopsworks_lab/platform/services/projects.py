@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
 from .. import validation
 from ..actor import Actor
-from ..db import Database
+from ..db import on_rollback
 from ..errors import Conflict, NotFound, Unprocessable
-from ..models import AuditRecord, Membership, Project, Role, User
+from ..models import AuditRecord, Dataset, Membership, Project, Role, User
 from .access import Need, ProjectAccess
 from .audit import AuditService
 from .certs import CertificateAuthority
+from .datasets import DatasetService
+from .quotas import QuotaService
 
 DESCRIPTION_MAX = 2000
 
@@ -23,7 +26,7 @@ class ProjectView:
     name: str
     description: str
     owner: str | None
-    created_at: object
+    created_at: datetime
     role: Role | None
 
 
@@ -48,9 +51,15 @@ def _description(value: str | None) -> str:
 
 class ProjectService:
     def __init__(
-        self, db: Database, audit: AuditService, access: ProjectAccess, ca: CertificateAuthority
+        self,
+        audit: AuditService,
+        access: ProjectAccess,
+        ca: CertificateAuthority,
+        datasets: DatasetService,
+        quotas: QuotaService,
     ) -> None:
-        self.db, self.audit, self.access, self.ca = db, audit, access, ca
+        self.audit, self.access, self.ca = audit, access, ca
+        self.datasets, self.quotas = datasets, quotas
 
     def create(
         self, actor: Actor, name: str, description: str | None = None, owner: str | None = None
@@ -91,7 +100,18 @@ class ProjectService:
             project = Project(name=name, description=description, owner=user)
             s.add(project)
             s.flush()
-            s.add(Membership(project_id=project.id, user_id=user.id, role=Role.DATA_OWNER))
+            if self.datasets.storage.exists(self.datasets.storage.project_dir(name)):
+                raise Conflict(
+                    f"storage for project {name!r} exists already (left from a deleted project?)",
+                    code="project_exists",
+                )
+            with self.datasets.os.change(s, {name}):
+                s.add(Membership(project_id=project.id, user_id=user.id, role=Role.DATA_OWNER))
+                self.datasets.create_defaults(s, project)
+            on_rollback(
+                s, lambda: self.datasets.storage.remove(self.datasets.storage.project_dir(name))
+            )
+            self.quotas.row(s, project.id)
             self.ca.issue(s, project, user)
             self.audit.append(
                 s, actor, "project.create", project=name, detail={"owner": user.username}
@@ -146,7 +166,16 @@ class ProjectService:
                 s, actor, name, "project.delete", need=Need.OWNER, admin=True, lock=True
             )
             revoked = self.ca.revoke(s, acc.project)
-            s.delete(acc.project)
+            shared_with = {
+                sh.project.name
+                for d in s.execute(
+                    select(Dataset).where(Dataset.project_id == acc.project.id)
+                ).scalars()
+                for sh in d.shares
+            }
+            with self.datasets.os.change(s, {name, *shared_with}):
+                s.delete(acc.project)
+            self.datasets.trash_in(s, self.datasets.storage.project_dir(name))
             self.audit.append(
                 s,
                 actor,

@@ -18,7 +18,7 @@ from ..actor import SCOPES, Actor
 from ..config import PlatformConfig
 from ..db import Database
 from ..errors import Conflict, NotFound, Unauthorized, Unprocessable
-from ..models import ApiKey, Membership, Project, User, UserStatus, utcnow
+from ..models import ApiKey, Membership, Principal, Project, User, UserStatus, utcnow
 from .audit import AuditService
 
 JWT_ALG = "HS256"
@@ -96,9 +96,10 @@ class TokenService:
         project: str | None = None,
         *,
         for_user: str | None = None,
+        principal: Principal = Principal.USER,
     ) -> NewApiKey:
         """A key for the actor (or, for the system actor, for ``for_user``: this is how the
-        platform mints project-user keys for servers and jobs)."""
+        platform mints project-user keys, bound to one project, for servers and jobs)."""
         if actor.via not in ("session", "local", "system"):
             denied = self.audit.deny(
                 actor,
@@ -108,6 +109,11 @@ class TokenService:
             )
             self.audit.record_denial(denied)
             raise denied
+        if principal is Principal.PROJECT_USER and not (actor.is_system and project):
+            raise Unprocessable(
+                "project-user keys are minted by the platform, bound to a project",
+                code="invalid_principal",
+            )
         if not KEY_NAME.match(name):
             raise Unprocessable(
                 "a key name has 1-64 letters, digits, '_', '.' or '-' (it appears in URLs)",
@@ -160,6 +166,7 @@ class TokenService:
                 secret_hash=_digest(secret),
                 scopes=sorted(set(scopes)),
                 project_id=project_row.id if project_row else None,
+                principal=principal,
             )
             s.add(record)
             s.flush()
@@ -214,5 +221,6 @@ class TokenService:
                 "apikey",
                 scopes=frozenset(record.scopes),
                 project_id=record.project_id,
+                project_user=record.principal is Principal.PROJECT_USER,
                 remote_ip=remote_ip,
             )

@@ -1,0 +1,170 @@
+"""Operating-system isolation of project-users.
+
+When the platform runs as root on local storage, every project-user (``project__user``) is a
+Unix account, every dataset has a writers group and a readers group, and dataset directories
+carry POSIX ACLs naming those groups (``plan.py`` documents the layout). Services build a
+:class:`~.state.Snapshot` before and after each change of members, roles, datasets or shares
+and call ``isolation.apply(before, after, scope)`` inside their database transaction, where
+``scope`` names the projects whose members and owned datasets both snapshots hold completely
+(accounts, groups and dataset directories of other projects are never created or removed;
+see ``plan.transition``):
+
+- if ``apply`` raises :class:`IsolationError`, the OS is already back as it was; let the
+  transaction roll back;
+- if the commit fails after ``apply`` succeeded, call ``apply(after, before)``.
+
+Otherwise (not root, remote storage, tools missing) :class:`NoIsolation` does nothing and the
+platform enforces permissions at the API only, which it says loudly at start.
+
+Group membership is read by a process when it starts (``runuser``/``setpriv --init-groups``):
+a change reaches processes started after it; running ones keep the groups they had."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+
+from .executor import (
+    CommandError,
+    Executor,
+    IsolationError,
+    Runner,
+    acl_problem,
+    missing_tools,
+    run_command,
+    traversal_problems,
+)
+from .names import dataset_groups, project_group, unix_user
+from .plan import DirSpec, Op, OSState, desired, plan, transition
+from .state import DatasetState, MemberRole, Preset, SharePermission, Snapshot
+
+__all__ = [
+    "CommandError",
+    "DatasetState",
+    "DirSpec",
+    "Executor",
+    "Isolation",
+    "IsolationError",
+    "MemberRole",
+    "NoIsolation",
+    "OSState",
+    "Op",
+    "PosixIsolation",
+    "Preset",
+    "Runner",
+    "SharePermission",
+    "Snapshot",
+    "choose_isolation",
+    "dataset_groups",
+    "desired",
+    "plan",
+    "posix_problems",
+    "project_group",
+    "run_command",
+    "transition",
+    "traversal_problems",
+    "unix_user",
+]
+
+log = logging.getLogger(__name__)
+
+API_ONLY_WARNING = (
+    "running with API-level enforcement only: project-users are not separated by the "
+    "operating system ({reasons}). Code run in notebooks, kernels and jobs can read and write "
+    "every file this platform process can, in every project. For OS isolation run the "
+    "platform as root on local storage with the tools installed (Debian: passwd, acl)."
+)
+
+
+class Isolation:
+    """How project-users are kept apart below the API."""
+
+    enforced: bool = False
+
+    def apply(self, before: Snapshot, after: Snapshot, scope: Iterable[str] | None = None) -> None:
+        """Make the OS follow a metadata change from ``before`` to ``after`` (all or
+        nothing: raises :class:`IsolationError` with the OS as it was). Only projects in
+        ``scope`` (default: every project in the snapshots) get accounts, groups or dataset
+        directories created or removed; pass the projects the snapshots hold completely."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class NoIsolation(Isolation):
+    enforced = False
+
+    def __init__(self, reason: str = "isolation disabled") -> None:
+        self.reason = reason
+
+    def apply(self, before: Snapshot, after: Snapshot, scope: Iterable[str] | None = None) -> None:
+        return None
+
+    def describe(self) -> str:
+        return f"API-level enforcement only ({self.reason})"
+
+
+class PosixIsolation(Isolation):
+    enforced = True
+
+    def __init__(self, runner: Runner = run_command) -> None:
+        self.executor = Executor(runner)
+
+    def apply(self, before: Snapshot, after: Snapshot, scope: Iterable[str] | None = None) -> None:
+        self.executor.apply(before, after, scope)
+
+    def describe(self) -> str:
+        return (
+            "operating-system isolation: a Unix user per project-user, a writers and a "
+            "readers group per dataset, POSIX ACLs on dataset directories"
+        )
+
+
+def posix_problems(storage_root_is_local: bool, storage_root: str | None = None) -> list[str]:
+    """Why :class:`PosixIsolation` cannot run here (empty: it can)."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("the platform does not run as root")
+    if not storage_root_is_local:
+        problems.append("storage is not a local directory")
+    missing = missing_tools()
+    if missing:
+        problems.append("missing tools: " + ", ".join(missing))
+    if not problems and storage_root:
+        problem = acl_problem(storage_root)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def choose_isolation(
+    storage_root_is_local: bool, mode: str = "auto", storage_root: str | None = None
+) -> Isolation:
+    """``auto``: POSIX isolation where possible, else API-level only with a loud warning;
+    ``posix``: POSIX isolation or :class:`IsolationError`; ``none``: API-level only.
+
+    With ``storage_root`` (the local directory holding ``Projects``), also checks that its
+    file system takes ACLs and warns about directories on the way that project-users cannot
+    pass through."""
+    if mode not in ("auto", "posix", "none"):
+        raise ValueError(f"isolation mode must be auto, posix or none, not {mode!r}")
+    if mode == "none":
+        reason = "isolation mode is 'none'"
+        log.warning(API_ONLY_WARNING.format(reasons=reason))
+        return NoIsolation(reason)
+    problems = posix_problems(storage_root_is_local, storage_root)
+    if problems:
+        reasons = "; ".join(problems)
+        if mode == "posix":
+            raise IsolationError(f"POSIX isolation was asked for but is impossible: {reasons}")
+        log.warning(API_ONLY_WARNING.format(reasons=reasons))
+        return NoIsolation(reasons)
+    if storage_root:
+        blocked = traversal_problems(storage_root)
+        if blocked:
+            log.warning("project-users cannot reach the storage root %s: %s", storage_root, blocked)
+    isolation = PosixIsolation()
+    log.info("%s", isolation.describe())
+    return isolation
