@@ -16,7 +16,9 @@ from traitlets.config import Application
 from . import __version__
 from .platform import Platform, PlatformConfig, PlatformNotInitialised
 from .platform.actor import Actor
+from .platform.app import ENV_ADMIN_PASSWORD
 from .platform.errors import PlatformError
+from .platform.isolation import IsolationError
 from .platform.models import UserStatus
 
 CONFIG_FILE = "hopsworks_lab_config"
@@ -52,6 +54,15 @@ class Command(Application):
             self.exit_with(str(e))
             raise  # unreachable
 
+    def init_platform(self) -> tuple[Platform, str | None]:
+        try:
+            return Platform.init(self.platform_config)
+        except PlatformError as e:
+            # the only one today: the chosen first-admin password is refused
+            prefix = f"{ENV_ADMIN_PASSWORD}: " if e.code == "weak_password" else ""
+            self.exit_with(prefix + e.message, 1)
+            raise  # unreachable
+
     def exit_with(self, message: str, code: int = 2) -> None:
         print(f"hopsworks-lab: {message}", file=sys.stderr)
         self.exit(code)
@@ -67,10 +78,9 @@ class InitCommand(Command):
     )
 
     def start(self) -> None:
-        config = self.platform_config
-        platform, password = Platform.init(config)
+        platform, password = self.init_platform()
         platform.close()
-        print(f"hopsworks-lab: state in {config.home}")
+        print(f"hopsworks-lab: state in {self.platform_config.home}")
         if password is not None:
             print(f"first admin: admin  password: {password}  (shown once)")
 
@@ -89,7 +99,12 @@ class ServeCommand(Command):
         from .api import make_app
 
         app = make_app(platform)
-        server = app.listen(self.port, address=self.ip, xheaders=False)
+        try:
+            server = app.listen(self.port, address=self.ip, xheaders=False)
+        except OSError as e:
+            platform.close()
+            self.exit_with(f"cannot listen on {self.ip}:{self.port}: {e.strerror or e}", 1)
+            raise  # unreachable
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -110,7 +125,7 @@ class UpCommand(ServeCommand):
     )
 
     def start(self) -> None:
-        platform, password = Platform.init(self.platform_config)
+        platform, password = self.init_platform()
         if password is not None:
             print(f"first admin: admin  password: {password}  (shown once)", flush=True)
         asyncio.run(self.serve(platform))
@@ -131,6 +146,8 @@ class AdminAction(Command):
             self.act(platform, Actor.system())
         except PlatformError as e:
             self.exit_with(e.message, 1)
+        except IsolationError as e:
+            self.exit_with(f"nothing was changed: {e}", 1)
         finally:
             platform.close()
 

@@ -12,6 +12,7 @@ with_test=0
 need=()
 command -v node >/dev/null || need+=(nodejs npm)
 command -v git >/dev/null || need+=(git)
+command -v setfacl >/dev/null || need+=(acl)  # POSIX ACLs for OS-level project isolation
 if ((with_test)); then
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
   command -v chromium >/dev/null || need+=(chromium)

@@ -14,6 +14,7 @@ from conftest import ADMIN_PASSWORD, Client
 from hypothesis import HealthCheck, settings
 
 from hopsworks_lab.api import make_app
+from hopsworks_lab.api.base import storable
 from hopsworks_lab.api.spec import load_spec
 from hopsworks_lab.platform import Platform
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
@@ -72,5 +73,9 @@ def test_api_fuzz(case: schemathesis.Case, target: tuple[str, dict[str, str]]) -
         # A Content-Range has rules no schema states (start <= end < total), and
         # schemathesis' coverage phase even sends values that break its pattern as
         # "positive" cases (schemathesis#4592): the 400 such ranges get is right.
+        excluded.append(schemathesis.checks.positive_data_acceptance)
+    if not storable(case.body) and not excluded:
+        # The spec's text pattern excludes NUL and unpaired surrogates, but hypothesis'
+        # regex support still generates them as "valid": the 422 they get is right.
         excluded.append(schemathesis.checks.positive_data_acceptance)
     case.call_and_validate(base_url=base, headers=headers, excluded_checks=excluded)

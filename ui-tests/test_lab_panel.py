@@ -113,7 +113,10 @@ def _prepare_home(home: Path) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(ENV_ADMIN_PASSWORD, ADMIN_PASSWORD)
         platform, password = Platform.init(
-            PlatformConfig(home=str(home), db_url=f"sqlite:///{home / 'metadata.db'}")
+            # the panel's test: OS isolation (Unix accounts) is tested in tests/
+            PlatformConfig(
+                home=str(home), db_url=f"sqlite:///{home / 'metadata.db'}", isolation="none"
+            )
         )
     try:
         assert password == ADMIN_PASSWORD
@@ -201,6 +204,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
         f"--port={_free_port()}",
         f"--IdentityProvider.token={TOKEN}",
         f"--ServerApp.root_dir={root}",
+        "--PlatformConfig.isolation=none",
         f"--LabApp.workspaces_dir={workspaces}",
         f"--LabApp.user_settings_dir={settings}",
         "--LabApp.news_url=None",

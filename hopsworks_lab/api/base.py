@@ -24,6 +24,7 @@ from ..platform.errors import (
     Unauthorized,
     Unprocessable,
 )
+from ..platform.isolation import IsolationError
 from .spec import validator
 
 log = logging.getLogger("hopsworks_lab.api")
@@ -101,7 +102,7 @@ class PlatformHandler(web.RequestHandler):
         """URL parts with control characters never reach a service (PostgreSQL, for one,
         refuses NUL in text): a path is not found, a query parameter is malformed."""
         text = super().decode_argument(value, name)
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text) or not _storable(text):
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text) or not storable(text):
             if name is None:
                 raise NotFound("no such resource", code="invalid_characters")
             raise BadRequest(f"{name} contains control characters", code="invalid_query")
@@ -119,7 +120,7 @@ class PlatformHandler(web.RequestHandler):
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "body"
             raise Unprocessable(f"{where}: {error.message}", code="invalid_body")
-        if not _storable(data):
+        if not storable(data):
             raise Unprocessable(
                 "text may not contain NUL or unpaired surrogate characters", code="invalid_body"
             )
@@ -159,6 +160,9 @@ class PlatformHandler(web.RequestHandler):
             self.set_status(exc.status)
             if exc.status == 401:
                 self.set_header("WWW-Authenticate", 'ApiKey, Bearer realm="hopsworks-lab"')
+        elif isinstance(exc, IsolationError):
+            self.set_status(503)
+            body = {"error": "isolation_failed", "message": f"nothing was changed: {exc}"}
         elif isinstance(exc, web.HTTPError):
             if status_code == 405:
                 self.set_header("Allow", ", ".join(self.allowed_methods()))
@@ -191,14 +195,14 @@ class PlatformHandler(web.RequestHandler):
             super().log_exception(typ, value, tb)
 
 
-def _storable(value: Any) -> bool:
+def storable(value: Any) -> bool:
     """Whether every string in ``value`` can be stored as text by every backend."""
     if isinstance(value, str):
         return "\x00" not in value and not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
     if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
+        return all(storable(k) and storable(v) for k, v in value.items())
     if isinstance(value, list):
-        return all(_storable(v) for v in value)
+        return all(storable(v) for v in value)
     return True
 
 

@@ -44,7 +44,11 @@ class Platform:
             )
         self.db = Database(config.db_url)
         self.storage = Storage(config.storage_url)
-        self.isolation = choose_isolation(self.storage.is_local, config.isolation)
+        self.isolation = choose_isolation(
+            self.storage.is_local,
+            config.isolation,
+            storage_root=self.storage.root if self.storage.is_local else None,
+        )
         os_sync = OsSync(self.isolation, self.storage)
         self.audit = AuditService(self.db)
         self.ca = CertificateAuthority(self.db, config, self.secrets.fernet())
@@ -64,7 +68,8 @@ class Platform:
         chosen = os.environ.get(ENV_ADMIN_PASSWORD)
         if chosen is not None:
             validation.password(chosen)  # before anything is written
-        config.home_path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # 0711: project-users pass through to the storage; secrets/ and ca/ stay private
+        config.home_path.mkdir(parents=True, exist_ok=True, mode=0o711)
         Secrets(config.secrets_dir).create()
         platform = cls(config)
         migrate(platform.db.engine)

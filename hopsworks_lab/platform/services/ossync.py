@@ -87,5 +87,7 @@ class OsSync:
         after = self.snapshot(s, scope)
         if after == before:
             return
-        self.isolation.apply(before, after)
-        on_rollback(s, lambda: self.isolation.apply(after, before))
+        # Only ``scope``'s accounts, groups and folders are created or removed: the
+        # snapshots hold those projects completely, others only in part.
+        self.isolation.apply(before, after, scope)
+        on_rollback(s, lambda: self.isolation.apply(after, before, scope))
