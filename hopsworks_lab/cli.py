@@ -17,6 +17,7 @@ from . import __version__
 from .platform import Platform, PlatformConfig, PlatformNotInitialised
 from .platform.actor import Actor
 from .platform.app import ENV_ADMIN_PASSWORD
+from .platform.background import start_background
 from .platform.errors import PlatformError
 from .platform.isolation import IsolationError
 from .platform.models import UserStatus
@@ -109,8 +110,12 @@ class ServeCommand(Command):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        tasks = start_background(platform)
+        print(f"hopsworks-lab: isolation: {platform.isolation.describe()}", flush=True)
         print(f"hopsworks-lab: platform API on http://{self.ip}:{self.port}/api/", flush=True)
         await stop.wait()
+        for task in tasks:
+            task.cancel()
         server.stop()
         await server.close_all_connections()
         platform.close()

@@ -575,3 +575,31 @@ def test_init_and_admin_on_postgresql(request: pytest.FixtureRequest, tmp_path: 
     )
     r = hwl("admin", "audit-verify", "--home", home, "--db-url", url, cwd=tmp_path)
     assert r.stdout.strip() == "audit log intact: 3 records"
+
+
+def test_serve_says_how_projects_are_isolated_and_rescans_quotas(
+    home: Path, tmp_path: Path, serving: list[Served]
+) -> None:
+    served = Served(
+        "serve", "--home", home, "--PlatformConfig.quota_rescan_seconds=1", cwd=tmp_path
+    )
+    serving.append(served)
+    served.wait_ready()
+    # The home's config turns OS isolation off: the server must say so, loudly.
+    assert "isolation: API-level enforcement only" in served.output
+    assert "running with API-level enforcement only" in served.output
+    token = served.login("admin", ADMIN_PW).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    r = requests.post(served.base + "api/projects", json={"name": "scan"}, headers=auth, timeout=10)
+    assert r.status_code == 201, r.text
+    # A file written by a process in the project, not through the API ...
+    (home / "storage" / "Projects" / "scan" / "Logs" / "direct.log").write_bytes(b"x" * 777)
+    deadline = time.monotonic() + 15
+    used = None
+    while time.monotonic() < deadline:
+        q = requests.get(served.base + "api/projects/scan/quotas", headers=auth, timeout=10)
+        used = q.json()["bytes_used"]
+        if used == 777:
+            break
+        time.sleep(0.2)
+    assert used == 777  # ... is counted by the periodic rescan
