@@ -51,8 +51,12 @@ def main() -> None:
     env = {**os.environ, "HOPSWORKS_LAB_ADMIN_PASSWORD": PW}
     flags = [f"--home={home}", f"--PlatformConfig.isolation={args.isolation}"]
     subprocess.run([cli, "init", *flags], check=True, env=env, capture_output=True)
-    server = subprocess.Popen([cli, "serve", *flags, f"--port={port}"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [cli, "serve", *flags, f"--port={port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(200):
@@ -61,8 +65,9 @@ def main() -> None:
                 break
             except requests.ConnectionError:
                 time.sleep(0.05)
-        token = requests.post(base + "api/auth/login",
-                              json={"username": "admin", "password": PW}).json()["token"]
+        token = requests.post(
+            base + "api/auth/login", json={"username": "admin", "password": PW}
+        ).json()["token"]
         http = requests.Session()
         http.headers["Authorization"] = f"Bearer {token}"
         http.post(base + "api/projects", json={"name": "bench"}).raise_for_status()
@@ -82,8 +87,10 @@ def main() -> None:
                 http.put(files + "Resources/big.bin", data=f).raise_for_status()
 
         def download_big() -> None:
-            with http.get(files + "Resources/big.bin", stream=True) as r, \
-                    (work / "down.bin").open("wb") as out:
+            with (
+                http.get(files + "Resources/big.bin", stream=True) as r,
+                (work / "down.bin").open("wb") as out,
+            ):
                 r.raise_for_status()
                 for chunk in r.iter_content(1 << 20):
                     out.write(chunk)
@@ -93,10 +100,12 @@ def main() -> None:
         peer = timed(lambda: shutil.copyfile(big, work / "copy.bin"))
         assert (work / "down.bin").stat().st_size == size
         mib = size / (1 << 20)
-        print(f"big file {mib:.0f} MiB: upload {api_up:.2f} s ({mib / api_up:.0f} MiB/s), "
-              f"download {api_down:.2f} s ({mib / api_down:.0f} MiB/s), local copy "
-              f"{peer:.2f} s -> ratio upload {api_up / peer:.1f}x, download "
-              f"{api_down / peer:.1f}x")
+        print(
+            f"big file {mib:.0f} MiB: upload {api_up:.2f} s ({mib / api_up:.0f} MiB/s), "
+            f"download {api_down:.2f} s ({mib / api_down:.0f} MiB/s), local copy "
+            f"{peer:.2f} s -> ratio upload {api_up / peer:.1f}x, download "
+            f"{api_down / peer:.1f}x"
+        )
 
         # -- many small files ---------------------------------------------------------------
         http.post(files + "Jupyter/small", json={"op": "mkdir"}).raise_for_status()
@@ -118,36 +127,44 @@ def main() -> None:
         down_small = timed(download_small)
         peer_small = timed(lambda: shutil.copytree(src, work / "small-copy"))
         n = args.small_files
-        print(f"{n} files of {args.small_bytes} B: upload {up_small:.2f} s "
-              f"({n / up_small:.0f}/s), download {down_small:.2f} s ({n / down_small:.0f}/s), "
-              f"local copy {peer_small:.2f} s -> ratio upload {up_small / peer_small:.0f}x, "
-              f"download {down_small / peer_small:.0f}x")
+        print(
+            f"{n} files of {args.small_bytes} B: upload {up_small:.2f} s "
+            f"({n / up_small:.0f}/s), download {down_small:.2f} s ({n / down_small:.0f}/s), "
+            f"local copy {peer_small:.2f} s -> ratio upload {up_small / peer_small:.0f}x, "
+            f"download {down_small / peer_small:.0f}x"
+        )
 
         # -- sharing cost vs size ---------------------------------------------------------------
         for name, data_path in (("Large", big), ("Tiny", None)):
-            http.post(base + "api/projects/bench/datasets", json={"name": name}) \
-                .raise_for_status()
+            http.post(base + "api/projects/bench/datasets", json={"name": name}).raise_for_status()
             if data_path is not None:
-                http.post(files + "Resources/big.bin", json={"op": "move",
-                                                              "to": f"{name}/big.bin"})
+                http.post(files + "Resources/big.bin", json={"op": "move", "to": f"{name}/big.bin"})
             else:
                 http.put(files + f"{name}/tiny.bin", data=os.urandom(1024)).raise_for_status()
         results = {}
         for name in ("Large", "Tiny"):
             samples = []
             for _ in range(args.share_repeats):
+
                 def share(name: str = name) -> None:
-                    http.post(base + f"api/projects/bench/datasets/{name}/shares",
-                              json={"project": "peer"}).raise_for_status()
-                    http.post(base + f"api/projects/peer/shares/bench::{name}/accept") \
-                        .raise_for_status()
+                    http.post(
+                        base + f"api/projects/bench/datasets/{name}/shares",
+                        json={"project": "peer"},
+                    ).raise_for_status()
+                    http.post(
+                        base + f"api/projects/peer/shares/bench::{name}/accept"
+                    ).raise_for_status()
+
                 samples.append(timed(share))
-                http.delete(base + f"api/projects/bench/datasets/{name}/shares/peer") \
-                    .raise_for_status()
+                http.delete(
+                    base + f"api/projects/bench/datasets/{name}/shares/peer"
+                ).raise_for_status()
             results[name] = statistics.median(samples)
-        print(f"share+accept (median of {args.share_repeats}): {mib:.0f} MiB dataset "
-              f"{results['Large'] * 1000:.1f} ms, 1 KiB dataset {results['Tiny'] * 1000:.1f} ms"
-              f" -> ratio {results['Large'] / results['Tiny']:.2f}x")
+        print(
+            f"share+accept (median of {args.share_repeats}): {mib:.0f} MiB dataset "
+            f"{results['Large'] * 1000:.1f} ms, 1 KiB dataset {results['Tiny'] * 1000:.1f} ms"
+            f" -> ratio {results['Large'] / results['Tiny']:.2f}x"
+        )
     finally:
         server.terminate()
         server.wait(10)

@@ -611,6 +611,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhdfs/v1/{path}": {
+        parameters: {
+            query?: {
+                /** @description ignored: the key says who is asking */
+                "user.name"?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the absolute path without its leading '/', e.g. 'Projects/demo/Resources/x.csv' */
+                path: string;
+            };
+            cookie?: never;
+        };
+        /** OPEN (the bytes, from offset, at most length; Data Owners and project-users), GETFILESTATUS, LISTSTATUS, GETCONTENTSUMMARY, GETHOMEDIRECTORY (/Projects, or /Projects/<project> for a project-bound key) */
+        get: operations["webhdfsRead"];
+        /** CREATE in Hadoop's two steps (307 to the same URL with data=true, whose request carries the bytes; overwrite defaults to false), MKDIRS (with parents), RENAME (within the project; into an existing folder moves inside it) */
+        put: operations["webhdfsWrite"];
+        /** APPEND in Hadoop's two steps (307, then the bytes; noredirect=true answers 200 {Location} instead). The file is rewritten whole: an append costs O(file size) */
+        post: operations["webhdfsAppend"];
+        /** DELETE a file or folder (a non-empty folder only with recursive=true); {boolean: false} when there is nothing to delete */
+        delete: operations["webhdfsDelete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -812,6 +838,61 @@ export interface components {
             /** @description bytes of a resumable upload received so far */
             offset: number;
         };
+        /** @description Hadoop's FileStatus (owner, group and permission are informational) */
+        HdfsFileStatus: {
+            accessTime: number;
+            blockSize: number;
+            /** @description folders, in GETFILESTATUS only */
+            childrenNum?: number;
+            /** @description '<project>__<dataset>' */
+            group: string;
+            length: number;
+            /** @description milliseconds since the epoch (0 if unknown) */
+            modificationTime: number;
+            /** @description the project that owns the data */
+            owner: string;
+            /** @description the name in a listing; '' for the path itself */
+            pathSuffix: string;
+            permission: string;
+            replication: number;
+            /** @enum {string} */
+            type: "FILE" | "DIRECTORY";
+        };
+        /** @description GETFILESTATUS, LISTSTATUS, GETCONTENTSUMMARY, GETHOMEDIRECTORY, MKDIRS/RENAME/DELETE, or a redirect's target with noredirect=true */
+        HdfsResult: {
+            FileStatus: components["schemas"]["HdfsFileStatus"];
+        } | {
+            FileStatuses: {
+                FileStatus: components["schemas"]["HdfsFileStatus"][];
+            };
+        } | {
+            ContentSummary: {
+                directoryCount: number;
+                fileCount: number;
+                length: number;
+                quota: number;
+                spaceConsumed: number;
+                spaceQuota: number;
+            };
+        } | {
+            Path: string;
+        } | {
+            /** @description the URL of the step that carries the data */
+            Location: string;
+        } | {
+            /** @description DELETE: false when there was nothing to delete */
+            boolean: boolean;
+        };
+        RemoteException: {
+            RemoteException: {
+                /** @description e.g. FileNotFoundException, AccessControlException, IllegalArgumentException, FileAlreadyExistsException, QuotaExceededException */
+                exception: string;
+                javaClassName: string;
+                message: string;
+                /** @description the platform's machine-readable code */
+                error?: string;
+            };
+        };
         DatasetName: string;
         DatasetCreate: {
             name: components["schemas"]["DatasetName"];
@@ -977,6 +1058,15 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description WebHDFS: the error as Hadoop's RemoteException (the status as elsewhere in the API) */
+        RemoteException: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["RemoteException"];
             };
         };
     };
@@ -2374,6 +2464,189 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Invalid"];
+        };
+    };
+    webhdfsRead: {
+        parameters: {
+            query: {
+                /** @description ignored: the key says who is asking */
+                "user.name"?: string;
+                op: "OPEN" | "GETFILESTATUS" | "LISTSTATUS" | "GETCONTENTSUMMARY" | "GETHOMEDIRECTORY";
+                /** @description OPEN: first byte */
+                offset?: number;
+                /** @description OPEN: at most this many bytes */
+                length?: number;
+                /** @description OPEN: answer {Location} instead of the bytes */
+                noredirect?: boolean;
+                /** @description OPEN: set in the Location of noredirect */
+                data?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description the absolute path without its leading '/', e.g. 'Projects/demo/Resources/x.csv' */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the operation's JSON, or OPEN's bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HdfsResult"];
+                    "application/octet-stream": string;
+                };
+            };
+            400: components["responses"]["RemoteException"];
+            401: components["responses"]["RemoteException"];
+            403: components["responses"]["RemoteException"];
+            404: components["responses"]["RemoteException"];
+            409: components["responses"]["RemoteException"];
+            422: components["responses"]["RemoteException"];
+        };
+    };
+    webhdfsWrite: {
+        parameters: {
+            query: {
+                /** @description ignored: the key says who is asking */
+                "user.name"?: string;
+                op: "CREATE" | "MKDIRS" | "RENAME";
+                /** @description CREATE: replace an existing file */
+                overwrite?: boolean;
+                /** @description RENAME: absolute path '/Projects/<same project>/...' */
+                destination?: string;
+                /** @description CREATE: answer 200 {Location} instead of 307 */
+                noredirect?: boolean;
+                /** @description CREATE: this request carries the bytes (set in the redirect's Location) */
+                data?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description the absolute path without its leading '/', e.g. 'Projects/demo/Resources/x.csv' */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description MKDIRS/RENAME {boolean}, or CREATE with noredirect=true {Location} */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HdfsResult"];
+                };
+            };
+            /** @description created (the data step) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description CREATE's first step: send the bytes to the Location header's URL */
+            307: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["RemoteException"];
+            401: components["responses"]["RemoteException"];
+            403: components["responses"]["RemoteException"];
+            404: components["responses"]["RemoteException"];
+            409: components["responses"]["RemoteException"];
+            413: components["responses"]["RemoteException"];
+            422: components["responses"]["RemoteException"];
+        };
+    };
+    webhdfsAppend: {
+        parameters: {
+            query: {
+                /** @description ignored: the key says who is asking */
+                "user.name"?: string;
+                op: "APPEND";
+                /** @description this request carries the bytes (set in the redirect's Location) */
+                data?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description the absolute path without its leading '/', e.g. 'Projects/demo/Resources/x.csv' */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description appended (the data step) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description send the bytes to the Location header's URL */
+            307: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["RemoteException"];
+            401: components["responses"]["RemoteException"];
+            403: components["responses"]["RemoteException"];
+            404: components["responses"]["RemoteException"];
+            409: components["responses"]["RemoteException"];
+            413: components["responses"]["RemoteException"];
+            422: components["responses"]["RemoteException"];
+        };
+    };
+    webhdfsDelete: {
+        parameters: {
+            query: {
+                /** @description ignored: the key says who is asking */
+                "user.name"?: string;
+                op: "DELETE";
+                recursive?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description the absolute path without its leading '/', e.g. 'Projects/demo/Resources/x.csv' */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {boolean} */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HdfsResult"];
+                };
+            };
+            400: components["responses"]["RemoteException"];
+            401: components["responses"]["RemoteException"];
+            403: components["responses"]["RemoteException"];
+            404: components["responses"]["RemoteException"];
+            409: components["responses"]["RemoteException"];
+            422: components["responses"]["RemoteException"];
         };
     };
 }

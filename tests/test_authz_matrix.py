@@ -298,6 +298,39 @@ CASES = [
         lambda w, who: {"params": {"path": f"Jupyter/{w.fresh('dir')}"}, "body": {"op": "mkdir"}},
     ),
     Case("DELETE", "/api/projects/{project}/files/{path}", (401, 403, 204, 204, 403), _file),
+    # WebHDFS: the query string rides in {path}; CREATE/APPEND follow the 307 with the body
+    Case(
+        "GET",
+        "/webhdfs/v1/{path}",
+        (401, 403, 200, 200, 403),
+        lambda w, who: {"params": {"path": "Projects/demo/Resources?op=LISTSTATUS"}},
+    ),
+    Case(
+        "PUT",
+        "/webhdfs/v1/{path}",
+        (401, 403, 201, 201, 403),
+        lambda w, who: {
+            "params": {"path": f"Projects/demo/Jupyter/{w.fresh('hdfs')}?op=CREATE"},
+            "raw": b"data",
+        },
+    ),
+    Case(
+        "POST",
+        "/webhdfs/v1/{path}",
+        (401, 403, 200, 200, 403),
+        lambda w, who: {
+            "params": {"path": f"Projects/demo/{_file(w, who)['params']['path']}?op=APPEND"},
+            "raw": b"more",
+        },
+    ),
+    Case(
+        "DELETE",
+        "/webhdfs/v1/{path}",
+        (401, 403, 200, 200, 403),
+        lambda w, who: {
+            "params": {"path": f"Projects/demo/{_file(w, who)['params']['path']}?op=DELETE"}
+        },
+    ),
 ]
 
 
@@ -342,7 +375,9 @@ def test_authorization_matrix(world: World, platform: Platform) -> None:
                 failures.append(f"{label}: {r.status_code} (expected {expected}) {r.text[:120]}")
                 continue
             if expected in (401, 403):
-                if r.json().get("error") is None:
+                body = r.json()
+                # WebHDFS answers Hadoop's RemoteException, carrying the code inside
+                if body.get("error", body.get("RemoteException", {}).get("error")) is None:
                     failures.append(f"{label}: refusal without an error code")
                 denied = [
                     a

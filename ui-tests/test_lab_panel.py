@@ -272,6 +272,19 @@ def test_api_as_the_jupyter_user(lab: Lab) -> None:
     assert r.status_code == 200, r.text
 
 
+def test_files_through_the_lab_mount(lab: Lab) -> None:
+    """Streamed upload and download through the in-process mount, with Jupyter's auth."""
+    url = f"{lab.url}hopsworks/api/projects/{PROJECT}/files/Resources/lab.bin"
+    auth = {"Authorization": f"token {lab.token}"}
+    data = os.urandom(200_000)
+    r = requests.put(url, data=data, headers=auth, timeout=30)
+    assert r.status_code == 201, r.text
+    r = requests.get(url, headers=auth, timeout=30)
+    assert r.status_code == 200 and r.content == data
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 401, r.text
+
+
 @pytest.mark.parametrize(
     "auth, params",
     [

@@ -41,6 +41,12 @@ class PlatformHandler(web.RequestHandler):
 
     _actor: Actor | None = None
 
+    async def prepare(self) -> None:
+        # Mounted in a lab server, Jupyter's own prepare (authentication, XSRF) runs first.
+        result = super().prepare()
+        if result is not None:
+            await result
+
     @property
     def platform(self) -> Platform:
         return self.settings["hopsworks_platform"]
@@ -219,5 +225,5 @@ _HTTP_CODES = {
 class NotFoundHandler(PlatformHandler):
     """Unknown platform paths answer in the API's error format."""
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         raise NotFound(f"no route {self.request.path}", code="no_route")

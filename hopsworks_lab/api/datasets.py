@@ -195,6 +195,7 @@ class FilesHandler(PlatformHandler):
     _buffer: bytearray
 
     async def prepare(self) -> None:
+        await super().prepare()
         self._buffer = bytearray()
         if self.request.method != "PUT":
             return

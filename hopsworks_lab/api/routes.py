@@ -11,6 +11,7 @@ from tornado import web
 from ..platform import Platform
 from . import datasets as d
 from . import handlers as h
+from . import webhdfs
 from .base import Authenticate, NotFoundHandler
 
 # (OpenAPI path, handler). Path parameters use OpenAPI's {name}; a parameter matches one
@@ -48,6 +49,8 @@ ROUTES: list[tuple[str, type[web.RequestHandler]]] = [
     ("/api/projects/{project}/shares/{dataset}/accept", d.AcceptShareHandler),
     ("/api/projects/{project}/quotas", d.QuotaHandler),
     ("/api/projects/{project}/files/{path}", d.FilesHandler),
+    # Hadoop's WebHDFS REST API over the same files (outside api/, where Hadoop clients look)
+    ("/webhdfs/v1/{path}", webhdfs.WebHDFSHandler),
 ]
 
 
@@ -60,6 +63,8 @@ def url_patterns(prefix: str = "/") -> list[tuple[str, type[web.RequestHandler]]
     """``ROUTES`` as tornado URL patterns under ``prefix`` (e.g. ``/hopsworks/``)."""
     base = prefix.rstrip("/")
     patterns = [(base + to_regex(path), handler) for path, handler in ROUTES]
+    # "webhdfs/v1" without a trailing slash is the root "/" (fsspec's GETHOMEDIRECTORY)
+    patterns.append((base + "/webhdfs/v1()$", webhdfs.WebHDFSHandler))
     patterns.append((base + "/api/.*", NotFoundHandler))
     return patterns
 
