@@ -20,10 +20,9 @@ dataset services): the same rights, quotas and audit as the REST API. Mapping:
 - Hadoop semantics kept: MKDIRS creates parents and is true for an existing folder; RENAME
   into an existing folder moves inside it; DELETE of a missing path is ``{"boolean": false}``;
   LISTSTATUS of a file lists the file itself.
-- APPEND rewrites the file (current bytes + new bytes, published atomically when complete):
-  FileService has no append primitive, so an append costs O(file size), and of two
-  concurrent appends to one file the last to finish wins. fsspec writes every file as
-  CREATE (empty) + APPEND per block (5 MiB by default).
+- APPEND writes in place, O(appended bytes): readers may see the bytes arrive, and a failed
+  append is cut back to the old size. fsspec writes every file as CREATE (empty) + APPEND
+  per block (5 MiB by default).
 """
 
 from __future__ import annotations
@@ -506,10 +505,7 @@ class WebHDFSOps:
         existing file), before the client sends the bytes."""
         if where.virtual:
             raise self._read_only("file.upload", where)
-        up = self.files.begin_upload(
-            self.actor, where.project, where.path, length=None, overwrite=overwrite
-        )
-        self.files.abort(up)
+        self.files.check_upload(self.actor, where.project, where.path, overwrite)
 
     def check_open(self, where: Where) -> None:
         if where.virtual:
@@ -520,10 +516,7 @@ class WebHDFSOps:
         if where.virtual:
             raise self._read_only("file.upload", where)
         self._existing_file(where)
-        up = self.files.begin_upload(
-            self.actor, where.project, where.path, length=None, overwrite=True
-        )
-        self.files.abort(up)
+        self.files.check_upload(self.actor, where.project, where.path, True)
 
     def begin_create(
         self, where: Where, length: int | None, overwrite: bool, max_bytes: int | None
@@ -540,31 +533,11 @@ class WebHDFSOps:
         )
 
     def begin_append(self, where: Where, length: int | None) -> Upload:
-        """An upload that replaces the file with its current bytes followed by the
-        request's: the current bytes are copied into it here (server-side: not an export,
-        so Data Scientists append where they may write); the body's bytes follow."""
+        """Append in place (O(appended bytes); cut back if it fails)."""
         if where.virtual:
             raise self._read_only("file.upload", where)
-        size = self._existing_file(where).size
-        up = self.files.begin_upload(
-            self.actor,
-            where.project,
-            where.path,
-            length=None if length is None else size + length,
-            overwrite=True,
-        )
-        try:
-            if not up.existed or up.replaced != size:
-                raise Conflict(
-                    f"{where.display} changed during the append: retry", code="concurrent_change"
-                )
-            with self.platform.storage.open_read(up.target.path) as current:
-                while chunk := current.read(CHUNK):
-                    up.write(chunk)
-        except BaseException:
-            self.files.abort(up)
-            raise
-        return up
+        self._existing_file(where)
+        return self.files.begin_append(self.actor, where.project, where.path, length=length)
 
     def _existing_file(self, where: Where) -> Entry:
         entry = self.files.stat(self.actor, where.project, where.path)

@@ -43,6 +43,7 @@ class Upload:
     existed: bool
     resumable: bool
     total: int | None = None  # resumable: the whole file's size
+    append_from: int | None = None  # an append: the file's size before it
     received: int = 0
     handle: IO[bytes] | None = field(default=None, repr=False)
 
@@ -139,6 +140,58 @@ class FileService:
             return entry, t.path
 
     # -- uploads ----------------------------------------------------------------------------
+    def _upload_target(
+        self, actor: Actor, project: str, path: str, overwrite: bool
+    ) -> tuple[Target, bool, int, int | None]:
+        """Rights, name, folder, existing file: (target, existed, its size, quota left)."""
+        with self.audit.transaction() as s:
+            t = self._target(s, actor, project, path, "file.upload", write=True)
+            if not t.parts:
+                raise Unprocessable("give the file a name inside the dataset", code="invalid_path")
+            if not self.storage.isdir(posixpath.dirname(t.path)):
+                raise NotFound(
+                    "the folder does not exist: create it first", code="folder_not_found"
+                )
+            existed = self.storage.exists(t.path)
+            if existed and self.storage.isdir(t.path):
+                raise Conflict(f"{t.display!r} is a folder", code="is_a_folder")
+            if existed and not overwrite:
+                raise Conflict(
+                    f"{t.display!r} exists: pass overwrite=true to replace it", code="file_exists"
+                )
+            replaced = self.storage.size(t.path) if existed else 0
+            remaining = self.quotas.remaining_bytes(s, t.loc.dataset.project_id)
+        return t, existed, replaced, remaining
+
+    def check_upload(self, actor: Actor, project: str, path: str, overwrite: bool) -> None:
+        """Refuse now what an upload of ``path`` would refuse, writing nothing."""
+        self._upload_target(actor, project, path, overwrite)
+
+    def begin_append(
+        self,
+        actor: Actor,
+        project: str,
+        path: str,
+        *,
+        length: int | None,
+        max_bytes: int | None = None,
+    ) -> Upload:
+        """Append the body to an existing file, in place: O(appended bytes). Readers may
+        see the bytes arrive; if the append fails, the file is cut back to its old size."""
+        t, existed, size, remaining = self._upload_target(actor, project, path, True)
+        if not existed:
+            raise NotFound(f"{t.display!r} does not exist", code="path_not_found")
+        if not self.storage.is_local:
+            raise Unprocessable("appending needs local storage", code="append_unsupported")
+        limit = _min(length, max_bytes, remaining)
+        if length is not None and limit is not None and length > limit:
+            raise PayloadTooLarge(
+                "the data does not fit in the project's quota", code="quota_exceeded"
+            )
+        up = Upload(t, actor, t.path, limit, 0, True, resumable=False, append_from=size)
+        up.handle = self.storage.open_append(t.path)
+        return up
+
     def begin_upload(
         self,
         actor: Actor,
@@ -153,24 +206,7 @@ class FileService:
         """Check rights, name, folder and quota before a byte is accepted. With
         ``content_range`` (start, end, total) the upload is resumable: chunks accumulate
         in a partial file that the last chunk completes."""
-        with self.audit.transaction() as s:
-            t = self._target(s, actor, project, path, "file.upload", write=True)
-            if not t.parts:
-                raise Unprocessable("give the file a name inside the dataset", code="invalid_path")
-            parent = posixpath.dirname(t.path)
-            if not self.storage.isdir(parent):
-                raise NotFound(
-                    "the folder does not exist: create it first", code="folder_not_found"
-                )
-            existed = self.storage.exists(t.path)
-            if existed and self.storage.isdir(t.path):
-                raise Conflict(f"{t.display!r} is a folder", code="is_a_folder")
-            if existed and not overwrite:
-                raise Conflict(
-                    f"{t.display!r} exists: pass overwrite=true to replace it", code="file_exists"
-                )
-            replaced = self.storage.size(t.path) if existed else 0
-            remaining = self.quotas.remaining_bytes(s, t.loc.dataset.project_id)
+        t, existed, replaced, remaining = self._upload_target(actor, project, path, overwrite)
         limit = _min(length, max_bytes, None if remaining is None else remaining + replaced)
         if content_range is None:
             if length is not None and limit is not None and length > limit:
@@ -220,6 +256,8 @@ class FileService:
         if up.handle is not None:
             up.handle.close()
             up.handle = None
+        if up.append_from is not None:
+            return self._finish_append(up)
         if up.resumable:
             size = self.storage.size(up.partial)
             if up.limit is not None and up.received != up.limit:
@@ -250,12 +288,34 @@ class FileService:
             raise
         return self.storage.info(t.path)
 
+    def _finish_append(self, up: Upload) -> Entry:
+        t = up.target
+        assert up.append_from is not None
+        try:
+            with self.audit.transaction() as s:
+                self.quotas.reserve(s, t.loc.dataset.project_id, up.received, 0)
+                self.audit.append(
+                    s,
+                    up.actor,
+                    "file.append",
+                    project=t.loc.project.name,
+                    target=t.display,
+                    detail={"bytes": up.received},
+                )
+        except Exception:
+            self.storage.truncate(t.path, up.append_from)
+            raise
+        return self.storage.info(t.path)
+
     def abort(self, up: Upload) -> None:
-        """Drop an interrupted upload (a resumable one keeps its bytes for the retry)."""
+        """Drop an interrupted upload (a resumable one keeps its bytes for the retry; an
+        append is cut back)."""
         if up.handle is not None:
             up.handle.close()
             up.handle = None
-        if not up.resumable:
+        if up.append_from is not None:
+            self.storage.truncate(up.partial, up.append_from)
+        elif not up.resumable:
             self.storage.remove(up.partial)
 
     # -- changes ----------------------------------------------------------------------------

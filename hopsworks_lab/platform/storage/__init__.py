@@ -134,6 +134,10 @@ class Storage:
         except FileNotFoundError:
             return 0
 
+    def truncate(self, path: str, size: int) -> None:
+        """Cut a file back to ``size`` bytes (local storage)."""
+        os.truncate(path, size)
+
     def commit(self, partial: str, final: str) -> None:
         """Make a finished upload visible under its name in one step."""
         if self.is_local:
