@@ -89,9 +89,17 @@ class InitCommand(Command):
 class ServeCommand(Command):
     name = "hopsworks-lab serve"
     description = "Serve the platform REST API on loopback (API under api/)."
-    aliases = {**COMMON_ALIASES, "port": "ServeCommand.port", "ip": "ServeCommand.ip"}
+    aliases = {
+        **COMMON_ALIASES,
+        "port": "ServeCommand.port",
+        "ip": "ServeCommand.ip",
+        "base-url": "ServeCommand.base_url",
+    }
     port = Integer(8181, help="Port to listen on.").tag(config=True)
     ip = Unicode("127.0.0.1", help="Address to listen on.").tag(config=True)
+    base_url = Unicode(
+        "/", help="URL prefix of the API (e.g. /services/hopsworks/ behind JupyterHub)."
+    ).tag(config=True)
 
     def start(self) -> None:
         asyncio.run(self.serve(self.open_platform()))
@@ -99,7 +107,7 @@ class ServeCommand(Command):
     async def serve(self, platform: Platform) -> None:
         from .api import make_app
 
-        app = make_app(platform)
+        app = make_app(platform, prefix=self.base_url)
         try:
             server = app.listen(self.port, address=self.ip, xheaders=False)
         except OSError as e:
@@ -112,7 +120,8 @@ class ServeCommand(Command):
             loop.add_signal_handler(sig, stop.set)
         tasks = start_background(platform)
         print(f"hopsworks-lab: isolation: {platform.isolation.describe()}", flush=True)
-        print(f"hopsworks-lab: platform API on http://{self.ip}:{self.port}/api/", flush=True)
+        api = f"http://{self.ip}:{self.port}{self.base_url.rstrip('/')}/api/"
+        print(f"hopsworks-lab: platform API on {api}", flush=True)
         await stop.wait()
         for task in tasks:
             task.cancel()
@@ -122,18 +131,30 @@ class ServeCommand(Command):
         print("hopsworks-lab: stopped", flush=True)
 
 
-class UpCommand(ServeCommand):
+class UpCommand(Command):
     name = "hopsworks-lab up"
     description = (
-        "Initialise the home if needed, then serve the platform on embedded defaults, printing "
-        "the URL and (on first start) the admin's one-time password. Ctrl-C stops it."
+        "Initialise the home if needed, then run JupyterHub (login page, a server per "
+        "project), its proxy and the platform service on loopback, printing the URL and (on "
+        "first start) the admin's one-time password. Ctrl-C stops everything."
     )
+    aliases = {**COMMON_ALIASES, "port": "UpCommand.port"}
+    port = Integer(8000, help="Port of the hub (its proxy) on 127.0.0.1.").tag(config=True)
 
     def start(self) -> None:
+        from .hub.up import prepare_hub, run_hub
+
         platform, password = self.init_platform()
+        try:
+            layout = prepare_hub(platform, self.port)
+        except RuntimeError as e:
+            platform.close()
+            self.exit_with(str(e), 1)
+            raise  # unreachable
+        platform.close()
         if password is not None:
             print(f"first admin: admin  password: {password}  (shown once)", flush=True)
-        asyncio.run(self.serve(platform))
+        self.exit(run_hub(layout))
 
 
 # -- admin ----------------------------------------------------------------------------------

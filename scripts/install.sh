@@ -13,6 +13,9 @@ need=()
 command -v node >/dev/null || need+=(nodejs npm)
 command -v git >/dev/null || need+=(git)
 command -v setfacl >/dev/null || need+=(acl)  # POSIX ACLs for OS-level project isolation
+if [[ $(id -u) -eq 0 ]]; then
+  /usr/bin/python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3 python3-venv)
+fi
 if ((with_test)); then
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
   command -v chromium >/dev/null || need+=(chromium)
@@ -28,11 +31,28 @@ if ((${#need[@]})); then
   fi
 fi
 
-PY=${PYTHON:-python3}
+# As root, the venv is built on Debian's Python: project-users' servers and kernels run its
+# interpreter, and a Python under /root (pyenv) is out of their reach.
+if [[ $(id -u) -eq 0 && -x /usr/bin/python3 ]]; then
+  PY=${PYTHON:-/usr/bin/python3}
+else
+  PY=${PYTHON:-python3}
+fi
+if [[ -x .venv/bin/python && "$(readlink -f .venv/bin/python)" != "$(readlink -f "$(command -v "$PY")")" ]]; then
+  echo "install.sh: rebuilding .venv on $PY"
+  rm -rf .venv
+fi
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 extra=""
 ((with_test)) && extra="[test]"
 # Editable install; the build hook runs jlpm to build the lab extension.
 .venv/bin/python -m pip install -q -e ".${extra}"
+# JupyterHub's proxy (a node program), kept inside the venv. 5.3.0 runs on node 20 even
+# though its package says node 22.
+if [[ ! -x .venv/bin/configurable-http-proxy ]]; then
+  npm install --silent --no-audit --no-fund --prefix .venv/share/hwl-node \
+    configurable-http-proxy@5.3.0 >/dev/null
+  ln -sf ../share/hwl-node/node_modules/.bin/configurable-http-proxy .venv/bin/
+fi
 echo "install.sh: done ($(.venv/bin/hopsworks-lab --version 2>/dev/null || echo installed))"

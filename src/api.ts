@@ -2,6 +2,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type { components } from './schema';
+import { PACKAGE_VERSION } from './version';
 
 /**
  * Types of the platform REST API, generated from
@@ -21,6 +22,41 @@ export type ErrorBody = Schemas['Error'];
 export const API_PREFIX = ['hopsworks', 'api'];
 
 /**
+ * The version of the platform API this frontend was built for. Sent on every
+ * request as {@link API_VERSION_HEADER}; the lab server answers 409
+ * `version_mismatch` when it speaks another one.
+ */
+export const API_VERSION = 1;
+
+/**
+ * The request header carrying {@link API_VERSION}.
+ */
+export const API_VERSION_HEADER = 'X-Hopsworks-Api-Version';
+
+/**
+ * What the lab server says about itself (`GET <baseUrl>hopsworks/context`).
+ */
+export interface ILabContext {
+  /**
+   * `hub`: a hub-spawned server, bound to one project; `standalone`: a
+   * `jupyter lab` of its own, where the user picks the project.
+   */
+  mode: 'hub' | 'standalone';
+  /**
+   * The server's project in hub mode, else null.
+   */
+  project: string | null;
+  /**
+   * The server's hopsworks-lab version.
+   */
+  version: string;
+  /**
+   * The platform API version the server speaks.
+   */
+  api_version: number;
+}
+
+/**
  * An error answered by the platform API (or a failure to reach it).
  *
  * `status` is the HTTP status (0 when the server could not be reached),
@@ -28,15 +64,26 @@ export const API_PREFIX = ['hopsworks', 'api'];
  * `message` its human-readable `message`.
  */
 export class APIError extends Error {
-  constructor(status: number, code: string, message: string) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    body: Record<string, unknown> = {}
+  ) {
     super(message);
     this.name = 'APIError';
     this.status = status;
     this.code = code;
+    this.body = body;
   }
 
   readonly status: number;
   readonly code: string;
+  /**
+   * The whole error body (e.g. the server's `api_version` for a
+   * `version_mismatch`).
+   */
+  readonly body: Record<string, unknown>;
 }
 
 function isErrorBody(value: unknown): value is ErrorBody {
@@ -59,7 +106,12 @@ export function errorFromResponse(response: Response, text: string): APIError {
     body = undefined;
   }
   if (isErrorBody(body)) {
-    return new APIError(response.status, body.error, body.message);
+    return new APIError(
+      response.status,
+      body.error,
+      body.message,
+      body as unknown as Record<string, unknown>
+    );
   }
   const reason = response.statusText || 'request failed';
   return new APIError(
@@ -91,12 +143,63 @@ export function apiUrl(
  * @throws {APIError} when the server answers with a non-2xx status, the body
  *   is not JSON, or the server cannot be reached
  */
-export async function requestAPI<T>(
+export function requestAPI<T>(
   endpoint = '',
   init: RequestInit = {},
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<T> {
-  const url = apiUrl(endpoint, settings);
+  return requestJSON<T>(
+    apiUrl(endpoint, settings),
+    endpoint || '/',
+    init,
+    settings
+  );
+}
+
+/**
+ * What the lab server says about itself: its mode, project and versions.
+ */
+export function getContext(
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<ILabContext> {
+  return requestJSON<ILabContext>(
+    URLExt.join(settings.baseUrl, 'hopsworks', 'context'),
+    'hopsworks/context',
+    {},
+    settings
+  );
+}
+
+/**
+ * The message to show when the server speaks another API version than this
+ * frontend, or null when they match.
+ */
+export function versionMismatch(server: {
+  api_version?: unknown;
+  version?: unknown;
+}): string | null {
+  if (server.api_version === API_VERSION) {
+    return null;
+  }
+  const api =
+    typeof server.api_version === 'number' ? `v${server.api_version}` : '?';
+  const version =
+    typeof server.version === 'string'
+      ? ` (hopsworks-lab ${server.version})`
+      : '';
+  return (
+    `This Hopsworks panel (API v${API_VERSION}, hopsworks-lab ` +
+    `${PACKAGE_VERSION}) does not match the server (API ${api}${version}): ` +
+    'reload the page, or upgrade hopsworks-lab so that both are the same version.'
+  );
+}
+
+async function requestJSON<T>(
+  url: string,
+  what: string,
+  init: RequestInit,
+  settings: ServerConnection.ISettings
+): Promise<T> {
   const headers = new Headers(init.headers);
   if (!headers.has('Accept')) {
     headers.set('Accept', 'application/json');
@@ -104,6 +207,7 @@ export async function requestAPI<T>(
   if (typeof init.body === 'string' && !headers.has('Content-Type')) {
     headers.set('Content-Type', 'application/json');
   }
+  headers.set(API_VERSION_HEADER, String(API_VERSION));
 
   let response: Response;
   try {
@@ -130,7 +234,7 @@ export async function requestAPI<T>(
     throw new APIError(
       response.status,
       'invalid_response',
-      `The server's answer to ${endpoint || '/'} is not JSON.`
+      `The server's answer to ${what} is not JSON.`
     );
   }
 }

@@ -4,12 +4,16 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
+import { IProjectModel, ProjectModel } from './model';
 // The panel is small and its sidebar tab must exist as soon as the plugin
 // activates, so it is not worth deferring.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
-import { HopsworksPanel } from './panel';
+import { HopsworksModel, HopsworksPanel } from './panel';
+
+export { IProjectModel } from './model';
 
 /**
  * The command ids of the extension.
@@ -19,28 +23,38 @@ export namespace CommandIDs {
 }
 
 /**
- * Adds the Hopsworks panel to the left area.
+ * Adds the Hopsworks panel to the left area and provides the active project.
  */
-const plugin: JupyterFrontEndPlugin<void> = {
+const plugin: JupyterFrontEndPlugin<IProjectModel> = {
   id: 'hopsworks-lab:plugin',
   description:
-    'The Hopsworks panel: the signed-in user and their projects on the platform.',
+    'The Hopsworks panel (the signed-in user, their projects and the active project) and the active project for the other panels.',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer, ITranslator],
+  provides: IProjectModel,
+  optional: [ICommandPalette, ILayoutRestorer, IStateDB, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
+    state: IStateDB | null,
     translator: ITranslator | null
-  ) => {
+  ): IProjectModel => {
     translator = translator ?? nullTranslator;
     const trans = translator.load('hopsworks_lab');
 
-    const panel = new HopsworksPanel({ translator });
+    const projects = new ProjectModel({ state });
+    const model = new HopsworksModel({ projects });
+    const panel = new HopsworksPanel({ model, translator });
     app.shell.add(panel, 'left', { rank: 1000 });
     if (restorer) {
       restorer.add(panel, panel.id);
     }
+    // The active project is known even when the panel is never opened.
+    void app.restored.then(() => {
+      if (projects.mode === null) {
+        void model.refresh();
+      }
+    });
 
     app.commands.addCommand(CommandIDs.open, {
       label: trans.__('Open Hopsworks panel'),
@@ -56,6 +70,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         category: trans.__('Hopsworks')
       });
     }
+    return projects;
   }
 };
 

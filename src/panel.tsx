@@ -9,8 +9,18 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { APIError, getMe, listProjects, Project, User } from './api';
+import {
+  APIError,
+  getContext,
+  getMe,
+  ILabContext,
+  listProjects,
+  Project,
+  User,
+  versionMismatch
+} from './api';
 import { hopsworksIcon } from './icons';
+import { ProjectModel } from './model';
 
 /**
  * The DOM id of the panel.
@@ -37,6 +47,15 @@ export interface IPanelState {
    * Messages of the requests that failed in the latest refresh.
    */
   errors: string[];
+  /**
+   * What the lab server says about itself, once loaded.
+   */
+  context: ILabContext | null;
+  /**
+   * Set when the server speaks another API version than this panel: the
+   * message to show instead of everything else.
+   */
+  mismatch: string | null;
 }
 
 /**
@@ -55,27 +74,74 @@ export function describeError(error: unknown): string {
 }
 
 /**
- * Loads the signed-in user and their projects from the platform API.
+ * Nothing loaded, nothing under way.
+ */
+const EMPTY: IPanelState = {
+  loading: false,
+  user: null,
+  projects: null,
+  errors: [],
+  context: null,
+  mismatch: null
+};
+
+/**
+ * Loads the server's context, the signed-in user and their projects, and
+ * keeps the active project (a {@link ProjectModel}) among them.
  */
 export class HopsworksModel {
+  constructor(options: HopsworksModel.IOptions = {}) {
+    this.projects = options.projects ?? new ProjectModel();
+    this.projects.changed.connect(() => this._setState({ ...this._state }));
+  }
+
+  /**
+   * The active project.
+   */
+  readonly projects: ProjectModel;
+
   get state(): IPanelState {
     return this._state;
   }
 
   /**
-   * Emitted whenever the state changes.
+   * Emitted whenever the state (or the active project) changes.
    */
   get stateChanged(): ISignal<this, IPanelState> {
     return this._stateChanged;
   }
 
   /**
-   * Reload the user and the projects. Only the latest refresh's answers are
-   * kept when refreshes overlap.
+   * Reload the context, the user and the projects. Only the latest refresh's
+   * answers are kept when refreshes overlap. When the server speaks another
+   * API version, nothing else is asked and the panel says so.
    */
   async refresh(): Promise<void> {
     const generation = ++this._generation;
     this._setState({ ...this._state, loading: true });
+    let context: ILabContext;
+    try {
+      context = await getContext();
+    } catch (error) {
+      if (generation !== this._generation) {
+        return;
+      }
+      this._setState({
+        ...EMPTY,
+        ...contextFailure(error)
+      });
+      return;
+    }
+    if (generation !== this._generation) {
+      return;
+    }
+    const mismatch = versionMismatch(context);
+    if (mismatch !== null) {
+      this._setState({ ...EMPTY, context, mismatch });
+      return;
+    }
+    await this.projects.setContext(context);
+
     const [user, projects] = await Promise.allSettled([
       getMe(),
       listProjects()
@@ -92,11 +158,16 @@ export class HopsworksModel {
         }
       }
     }
+    if (projects.status === 'fulfilled') {
+      this.projects.reconcile(memberProjects(projects.value.items));
+    }
     this._setState({
       loading: false,
       user: user.status === 'fulfilled' ? user.value : null,
       projects: projects.status === 'fulfilled' ? projects.value.items : null,
-      errors
+      errors,
+      context,
+      mismatch: null
     });
   }
 
@@ -106,13 +177,47 @@ export class HopsworksModel {
   }
 
   private _generation = 0;
-  private _state: IPanelState = {
-    loading: false,
-    user: null,
-    projects: null,
-    errors: []
-  };
+  private _state: IPanelState = { ...EMPTY };
   private _stateChanged = new Signal<this, IPanelState>(this);
+}
+
+/**
+ * The namespace for {@link HopsworksModel} statics.
+ */
+export namespace HopsworksModel {
+  /**
+   * The options of the model.
+   */
+  export interface IOptions {
+    /**
+     * The active project (a new one by default).
+     */
+    projects?: ProjectModel;
+  }
+}
+
+/**
+ * The projects the user can make active: those they are a member of.
+ */
+export function memberProjects(projects: Project[]): string[] {
+  return projects.filter(p => p.role).map(p => p.name);
+}
+
+/**
+ * The state for a failed context request: a server that refuses this
+ * panel's API version, or has no context endpoint at all (a server older
+ * than the handshake), is a version mismatch; anything else an error.
+ */
+function contextFailure(error: unknown): Partial<IPanelState> {
+  if (error instanceof APIError) {
+    if (error.code === 'version_mismatch') {
+      return { mismatch: versionMismatch(error.body) };
+    }
+    if (error.status === 404) {
+      return { mismatch: versionMismatch({}) };
+    }
+  }
+  return { errors: [describeError(error)] };
 }
 
 /**
@@ -121,6 +226,15 @@ export class HopsworksModel {
 export interface IHopsworksViewProps {
   state: IPanelState;
   onRefresh: () => void;
+  /**
+   * The active project, and whether it is fixed (a hub-spawned server).
+   */
+  activeProject?: string | null;
+  locked?: boolean;
+  /**
+   * Called with the project the user picks (standalone).
+   */
+  onSelect?: (project: string) => void;
   translator?: ITranslator;
 }
 
@@ -130,7 +244,9 @@ export interface IHopsworksViewProps {
 export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
   const { state, onRefresh } = props;
   const trans = (props.translator ?? nullTranslator).load('hopsworks_lab');
-  const { user, projects, errors, loading } = state;
+  const { user, projects, errors, loading, context, mismatch } = state;
+  const active = props.activeProject ?? null;
+  const members = projects ? memberProjects(projects) : [];
 
   return (
     <div className="hwl-panel-body">
@@ -147,6 +263,11 @@ export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
       {loading && (
         <div className="hwl-loading" role="status">
           {trans.__('Loading…')}
+        </div>
+      )}
+      {mismatch && (
+        <div className="hwl-mismatch" role="alert">
+          {mismatch}
         </div>
       )}
       {errors.length > 0 && (
@@ -168,6 +289,37 @@ export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
           )}
         </div>
       )}
+      {context && !mismatch && props.locked && active && (
+        <div
+          className="hwl-active-project"
+          data-mode="hub"
+          data-project={active}
+          title={trans.__('This server belongs to project %1', active)}
+        >
+          <span className="hwl-active-label">{trans.__('Project')}</span>
+          <span className="hwl-active-name">{active}</span>
+        </div>
+      )}
+      {context && !mismatch && !props.locked && members.length > 0 && (
+        <label
+          className="hwl-active-project"
+          data-mode="standalone"
+          data-project={active ?? ''}
+        >
+          <span className="hwl-active-label">{trans.__('Active project')}</span>
+          <select
+            className="jp-mod-styled hwl-project-select"
+            value={active ?? ''}
+            onChange={event => props.onSelect?.(event.target.value)}
+          >
+            {members.map(name => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
       {projects && (
         <div className="hwl-projects">
           <h3 className="hwl-section-title">
@@ -180,8 +332,13 @@ export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
               {projects.map(project => (
                 <li
                   key={project.name}
-                  className="hwl-project"
+                  className={
+                    project.name === active
+                      ? 'hwl-project hwl-project-active'
+                      : 'hwl-project'
+                  }
                   data-project={project.name}
+                  aria-current={project.name === active ? 'true' : undefined}
                 >
                   <div className="hwl-project-header">
                     <span className="hwl-project-name">{project.name}</span>
@@ -209,7 +366,10 @@ export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
 }
 
 /**
- * The Hopsworks sidebar panel. It reloads its data every time it is shown.
+ * The Hopsworks sidebar panel: the active project (the server's own in a
+ * hub-spawned server, a choice among the user's projects otherwise), the
+ * signed-in user and their projects. It reloads its data every time it is
+ * shown.
  */
 export class HopsworksPanel extends ReactWidget {
   constructor(options: HopsworksPanel.IOptions = {}) {
@@ -255,6 +415,9 @@ export class HopsworksPanel extends ReactWidget {
           <HopsworksView
             state={this.model.state}
             onRefresh={() => void this.refresh()}
+            activeProject={this.model.projects.activeProject}
+            locked={this.model.projects.locked}
+            onSelect={project => this.model.projects.select(project)}
             translator={this._translator}
           />
         )}

@@ -637,6 +637,140 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/gpus": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The GPU inventory and who holds each GPU (admins) */
+        get: operations["listGpus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/compute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        /** GPU-/CPU-hour limits and usage, live allocations included (members, admins) */
+        get: operations["getComputeUsage"];
+        /** Set the GPU-/CPU-hour limits; -1 is unlimited, an omitted limit stays (admins) */
+        put: operations["setComputeQuota"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/allocations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        /** The project's live allocations, newest first; all=true includes ended ones (Data Owners, admins) */
+        get: operations["listAllocations"];
+        put?: never;
+        /** Allocate free GPUs exclusively (and account CPUs) to a server or job (admins: the hub). 409 gpus_unavailable when too few are free, compute_quota_exceeded when the project's hours are used up, allocation_exists when the holder holds one */
+        post: operations["allocate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/allocations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                id: number;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Release an allocation: its GPUs are free again and its hours are accounted (admins: the hub). Idempotent: an ended allocation is returned as it is */
+        delete: operations["release"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/allocations/reclaim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End (reason reclaimed) the live allocations, of one kind or all, whose holder is not among those alive, e.g. servers that died while the hub was down (admins: the hub) */
+        post: operations["reclaimAllocations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{username}/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: components["parameters"]["username"];
+            };
+            cookie?: never;
+        };
+        /** A user's projects and roles (admins, for the hub's spawn form) */
+        get: operations["listUserProjects"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/members/{username}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                username: components["parameters"]["username"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A fresh project-user key for the member's server (the previous one is revoked) and where it runs (admins, i.e. the hub) */
+        post: operations["issueServerCredentials"];
+        /** Revoke the member's server key (admins, when the server stops) */
+        delete: operations["revokeServerCredentials"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -702,6 +836,16 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             last_used_at: string | null;
+        };
+        ServerCredentials: {
+            project: string;
+            username: string;
+            /** @description the project-user API key, shown only here */
+            key: string;
+            /** @description the Unix account the server runs as (null: no OS isolation) */
+            unix_user: string | null;
+            /** @description the project's Jupyter dataset (local storage) */
+            notebook_dir: string | null;
         };
         NewApiKey: components["schemas"]["ApiKey"] & {
             /** @description the key, shown only in this response */
@@ -893,6 +1037,79 @@ export interface components {
                 error?: string;
             };
         };
+        /** @enum {string} */
+        AllocationKind: "server" | "job";
+        /** @description GPUs (held exclusively) and CPUs held by a server or job of a project */
+        Allocation: {
+            id: number;
+            project: string;
+            /** @description whose server or job it is */
+            username: string;
+            kind: components["schemas"]["AllocationKind"];
+            /** @description e.g. the server 'user/project' */
+            holder: string;
+            /** @description the GPU ids (from the inventory) */
+            gpus: string[];
+            /** @description the GPU ids joined by ',': the holder's CUDA_VISIBLE_DEVICES */
+            cuda_visible_devices: string;
+            cpus: number;
+            /** Format: date-time */
+            started_at: string;
+            /**
+             * Format: date-time
+             * @description null while live
+             */
+            ended_at: string | null;
+            /** @description e.g. released, stopped, reclaimed */
+            end_reason: string | null;
+            /** @description GPUs x hours held (so far */
+            gpu_hours: number;
+            /** @description CPUs x hours held (so far */
+            cpu_hours: number;
+        };
+        AllocationList: {
+            items: components["schemas"]["Allocation"][];
+            count: number;
+        };
+        ComputeUsage: {
+            project: string;
+            /** @description -1: unlimited */
+            gpu_hours_limit: number;
+            /** @description -1: unlimited */
+            cpu_hours_limit: number;
+            /** @description ended allocations plus the live ones so far */
+            gpu_hours_used: number;
+            /** @description ended allocations plus the live ones so far */
+            cpu_hours_used: number;
+            live_allocations: number;
+            gpus_in_use: number;
+            cpus_in_use: number;
+            /**
+             * Format: date-time
+             * @description the time the live part was counted up to
+             */
+            as_of: string;
+        };
+        Gpu: {
+            /** @description the id given to CUDA_VISIBLE_DEVICES (a UUID or an index) */
+            id: string;
+            /** @description false: still held, but no longer in the configured inventory */
+            in_inventory: boolean;
+            /** @description null when free */
+            allocation_id: number | null;
+            project: string | null;
+            holder: string | null;
+            username: string | null;
+            kind: components["schemas"]["AllocationKind"] | null;
+            /** Format: date-time */
+            since: string | null;
+        };
+        GpuInventory: {
+            items: components["schemas"]["Gpu"][];
+            count: number;
+            /** @description GPUs of the inventory no allocation holds */
+            free: number;
+        };
         DatasetName: string;
         DatasetCreate: {
             name: components["schemas"]["DatasetName"];
@@ -978,6 +1195,34 @@ export interface components {
         };
         MemberUpdate: {
             role: components["schemas"]["Role"];
+        };
+        AllocationCreate: {
+            /** @description who holds it: a server 'user/project', a job; printable ASCII */
+            holder: string;
+            kind?: components["schemas"]["AllocationKind"];
+            /**
+             * @description how many GPUs
+             * @default 0
+             */
+            gpus: number;
+            /**
+             * @description CPUs accounted to the project
+             * @default 0
+             */
+            cpus: number;
+            /** @description whose server or job it is, a member of the project (default the caller) */
+            username?: components["schemas"]["UserName"];
+        };
+        AllocationReclaim: {
+            /** @description the holders that are running or starting; live allocations of other holders end */
+            alive: string[];
+            kind?: components["schemas"]["AllocationKind"];
+        };
+        /** @description -1 (unlimited) or hours */
+        HoursLimit: -1 | number;
+        ComputeQuotaUpdate: {
+            gpu_hours_limit?: components["schemas"]["HoursLimit"];
+            cpu_hours_limit?: components["schemas"]["HoursLimit"];
         };
     };
     responses: {
@@ -2647,6 +2892,276 @@ export interface operations {
             404: components["responses"]["RemoteException"];
             409: components["responses"]["RemoteException"];
             422: components["responses"]["RemoteException"];
+        };
+    };
+    listGpus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the GPUs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GpuInventory"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    getComputeUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description usage */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputeUsage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    setComputeQuota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ComputeQuotaUpdate"];
+            };
+        };
+        responses: {
+            /** @description usage */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputeUsage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    listAllocations: {
+        parameters: {
+            query?: {
+                all?: boolean;
+                limit?: components["parameters"]["limit"];
+            };
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description allocations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AllocationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    allocate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AllocationCreate"];
+            };
+        };
+        responses: {
+            /** @description allocated */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Allocation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    release: {
+        parameters: {
+            query?: {
+                /** @description why, e.g. stopped, failed */
+                reason?: string;
+            };
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the ended allocation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Allocation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    reclaimAllocations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AllocationReclaim"];
+            };
+        };
+        responses: {
+            /** @description the allocations ended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AllocationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    listUserProjects: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: components["parameters"]["username"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description projects */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    issueServerCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                username: components["parameters"]["username"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description credentials */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerCredentials"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    revokeServerCredentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                username: components["parameters"]["username"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
         };
     };
 }

@@ -149,6 +149,14 @@ def _file(w: World, who: str) -> Ctx:
     return {"params": {"path": path}}
 
 
+def _allocation(w: World, who: str) -> Ctx:
+    r = w.admin.post(
+        "api/projects/demo/allocations", json={"holder": w.fresh("alice/demo-"), "cpus": 1}
+    )
+    assert r.status_code == 201, r.text
+    return {"params": {"id": r.json()["id"]}}
+
+
 ALL_OK = (200,) * 5
 CASES = [
     Case("GET", "/api/version", ALL_OK),
@@ -330,6 +338,49 @@ CASES = [
         lambda w, who: {
             "params": {"path": f"Projects/demo/{_file(w, who)['params']['path']}?op=DELETE"}
         },
+    ),
+    # compute: GPUs, quotas and allocations (allocating is for admins: the hub)
+    Case("GET", "/api/gpus", (401, 403, 403, 403, 200)),
+    Case("GET", "/api/projects/{project}/compute", (401, 403, 200, 200, 200)),
+    Case(
+        "PUT",
+        "/api/projects/{project}/compute",
+        (401, 403, 403, 403, 200),
+        lambda w, who: {"body": {"gpu_hours_limit": 100, "cpu_hours_limit": -1}},
+    ),
+    Case("GET", "/api/projects/{project}/allocations", (401, 403, 403, 200, 200)),
+    Case(
+        "POST",
+        "/api/projects/{project}/allocations",
+        (401, 403, 403, 403, 201),
+        lambda w, who: {"body": {"holder": w.fresh("bob/demo-"), "kind": "server", "cpus": 2}},
+    ),
+    Case(
+        "DELETE", "/api/projects/{project}/allocations/{id}", (401, 403, 403, 403, 200), _allocation
+    ),
+    Case(
+        "POST",
+        "/api/allocations/reclaim",
+        (401, 403, 403, 403, 200),
+        lambda w, who: {"body": {"alive": [], "kind": "job"}},
+    ),
+    Case(
+        "GET",
+        "/api/users/{username}/projects",
+        (401, 403, 403, 403, 200),
+        lambda w, who: {"params": {"username": "bob"}},
+    ),
+    Case(
+        "POST",
+        "/api/projects/{project}/members/{username}/credentials",
+        (401, 403, 403, 403, 201),
+        lambda w, who: {"params": {"username": "bob"}},
+    ),
+    Case(
+        "DELETE",
+        "/api/projects/{project}/members/{username}/credentials",
+        (401, 403, 403, 403, 204),
+        lambda w, who: {"params": {"username": "bob"}},
     ),
 ]
 

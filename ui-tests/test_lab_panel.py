@@ -285,6 +285,26 @@ def test_files_through_the_lab_mount(lab: Lab) -> None:
     assert r.status_code == 401, r.text
 
 
+def test_context_is_standalone(lab: Lab) -> None:
+    """Run alone, the server says so; the project is the user's choice (none here)."""
+    r = requests.get(
+        f"{lab.url}hopsworks/context",
+        headers={"Authorization": f"token {lab.token}"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["mode"] == "standalone" and body["project"] is None
+    assert body["api_version"] == 1
+    # a frontend built for another API version is told so
+    r = requests.get(
+        f"{lab.url}hopsworks/context",
+        headers={"Authorization": f"token {lab.token}", "X-Hopsworks-Api-Version": "2"},
+        timeout=30,
+    )
+    assert r.status_code == 409 and r.json()["error"] == "version_mismatch", r.text
+
+
 @pytest.mark.parametrize(
     "auth, params",
     [
@@ -337,6 +357,11 @@ def test_panel_shows_user_and_projects(lab: Lab, browser: Any) -> None:
 
         project = panel.locator(f'li.hwl-project[data-project="{PROJECT}"]')
         expect(project).to_have_count(1)
+        # Run alone: the active project is picked among the user's projects.
+        active = panel.locator('.hwl-active-project[data-mode="standalone"]')
+        expect(active).to_have_attribute("data-project", PROJECT)
+        expect(active.locator("select.hwl-project-select")).to_have_value(PROJECT)
+        expect(project).to_have_class("hwl-project hwl-project-active")
         expect(project.locator(".hwl-role")).to_contain_text("DATA_OWNER")
         expect(project).to_contain_text("Demo project")
         expect(panel.locator(".hwl-loading")).to_have_count(0)

@@ -261,3 +261,32 @@ class AuditVerifyHandler(PlatformHandler):
     async def get(self) -> None:
         check = await self.call(self.platform.audit.verify, await self.actor())
         self.send({"ok": check.ok, "records": check.records, "broken_at": check.broken_at})
+
+
+# -- for the hub ------------------------------------------------------------------------------
+class UserProjectsHandler(PlatformHandler):
+    async def get(self, username: str) -> None:
+        projects = await self.call(self.platform.projects.list_for, await self.actor(), username)
+        self.send(render.items([render.project(p) for p in projects]))
+
+
+class CredentialsHandler(PlatformHandler):
+    async def post(self, project: str, username: str) -> None:
+        creds = await self.call(
+            self.platform.credentials.issue, await self.actor(), project, username
+        )
+        self.send(
+            {
+                "project": creds.project,
+                "username": creds.username,
+                "key": creds.key,
+                "unix_user": creds.unix_user,
+                "notebook_dir": creds.notebook_dir,
+            },
+            201,
+        )
+
+    async def delete(self, project: str, username: str) -> None:
+        await self.call(self.platform.credentials.revoke, await self.actor(), project, username)
+        self.set_status(204)
+        self.finish()

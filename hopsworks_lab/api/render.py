@@ -7,6 +7,7 @@ from typing import Any
 
 from ..platform.models import ApiKey, AuditRecord, User
 from ..platform.services.certs import CertificateBundle
+from ..platform.services.compute import AllocationView, GpuView, UsageView
 from ..platform.services.datasets import DatasetView, ShareView
 from ..platform.services.members import MemberView
 from ..platform.services.projects import ProjectView
@@ -129,4 +130,57 @@ def entry(e: Entry, path: str) -> dict[str, Any]:
         "type": e.type,
         "size": e.size,
         "modified": ts(e.modified),
+    }
+
+
+def allocation(a: AllocationView) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "project": a.project,
+        "username": a.username,
+        "kind": a.kind.value,
+        "holder": a.holder,
+        "gpus": list(a.gpus),
+        "cuda_visible_devices": a.cuda_visible_devices,
+        "cpus": a.cpus,
+        "started_at": ts(a.started_at),
+        "ended_at": ts(a.ended_at),
+        "end_reason": a.end_reason,
+        "gpu_hours": a.gpu_hours,
+        "cpu_hours": a.cpu_hours,
+    }
+
+
+def compute_usage(u: UsageView) -> dict[str, Any]:
+    return {
+        "project": u.project,
+        "gpu_hours_limit": u.gpu_hours_limit,
+        "cpu_hours_limit": u.cpu_hours_limit,
+        "gpu_hours_used": u.gpu_hours_used,
+        "cpu_hours_used": u.cpu_hours_used,
+        "live_allocations": u.live_allocations,
+        "gpus_in_use": u.gpus_in_use,
+        "cpus_in_use": u.cpus_in_use,
+        "as_of": ts(u.as_of),
+    }
+
+
+def gpu_inventory(gpus: list[GpuView]) -> dict[str, Any]:
+    items = [
+        {
+            "id": g.id,
+            "in_inventory": g.in_inventory,
+            "allocation_id": g.allocation_id,
+            "project": g.project,
+            "holder": g.holder,
+            "username": g.username,
+            "kind": g.kind.value if g.kind else None,
+            "since": ts(g.since),
+        }
+        for g in gpus
+    ]
+    return {
+        "items": items,
+        "count": len(items),
+        "free": sum(1 for g in gpus if g.in_inventory and g.allocation_id is None),
     }

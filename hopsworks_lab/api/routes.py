@@ -9,6 +9,7 @@ from typing import Any
 from tornado import web
 
 from ..platform import Platform
+from . import compute as c
 from . import datasets as d
 from . import handlers as h
 from . import webhdfs
@@ -51,6 +52,15 @@ ROUTES: list[tuple[str, type[web.RequestHandler]]] = [
     ("/api/projects/{project}/files/{path}", d.FilesHandler),
     # Hadoop's WebHDFS REST API over the same files (outside api/, where Hadoop clients look)
     ("/webhdfs/v1/{path}", webhdfs.WebHDFSHandler),
+    # compute: GPUs, quotas and allocations (the hub's spawner allocates through these)
+    ("/api/gpus", c.GpusHandler),
+    ("/api/projects/{project}/compute", c.ComputeHandler),
+    ("/api/projects/{project}/allocations", c.AllocationsHandler),
+    ("/api/projects/{project}/allocations/{id}", c.AllocationHandler),
+    ("/api/allocations/reclaim", c.ReclaimHandler),
+    # for the hub: a user's projects (spawn form), a server's project-user credentials
+    ("/api/users/{username}/projects", h.UserProjectsHandler),
+    ("/api/projects/{project}/members/{username}/credentials", h.CredentialsHandler),
 ]
 
 

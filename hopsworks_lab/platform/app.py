@@ -15,6 +15,8 @@ from .security import Secrets
 from .services.access import ProjectAccess
 from .services.audit import AuditService
 from .services.certs import CertificateAuthority
+from .services.compute import ComputeService
+from .services.credentials import CredentialService
 from .services.datasets import DatasetService
 from .services.files import FileService
 from .services.members import MemberService
@@ -60,6 +62,10 @@ class Platform:
         self.files = FileService(self.datasets, self.quotas)
         self.projects = ProjectService(self.audit, access, self.ca, self.datasets, self.quotas)
         self.members = MemberService(self.audit, access, self.ca, os_sync)
+        self.compute = ComputeService(config, self.audit, access)
+        self.credentials = CredentialService(
+            self.audit, access, self.tokens, self.isolation, self.storage
+        )
 
     @classmethod
     def init(cls, config: PlatformConfig) -> tuple[Platform, str | None]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Integer, Unicode, default, validate
+from traitlets import Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
+
+from .gpus import discover_gpus
 
 ENV_HOME = "HOPSWORKS_LAB_HOME"
 ENV_DB_URL = "HOPSWORKS_LAB_DB_URL"
@@ -104,6 +106,42 @@ class PlatformConfig(Configurable):
 
     max_upload_bytes = Integer(
         1 << 40, help="Largest single upload accepted through the API, in bytes."
+    ).tag(config=True)
+
+    gpu_inventory = List(
+        Unicode(),
+        help=(
+            "GPUs the platform allocates exclusively to notebook servers and jobs, as the ids "
+            "handed to CUDA_VISIBLE_DEVICES (UUIDs such as 'GPU-5a9b...', or indices). "
+            "Default: discovered with `nvidia-smi` (their UUIDs) when it is installed, else "
+            "none; a configured list wins."
+        ),
+    ).tag(config=True)
+
+    @default("gpu_inventory")
+    def _gpu_inventory_default(self) -> list[str]:
+        return [gpu.uuid for gpu in discover_gpus()]
+
+    @validate("gpu_inventory")
+    def _check_gpu_inventory(self, proposal: dict) -> list[str]:
+        ids = [str(i).strip() for i in proposal["value"]]
+        for i in ids:
+            if not i or "," in i or any(c.isspace() or not c.isprintable() for c in i):
+                raise TraitError(f"gpu_inventory: {i!r} is not a GPU id")
+        if len(set(ids)) != len(ids):
+            raise TraitError(f"gpu_inventory lists a GPU twice: {ids}")
+        return ids
+
+    default_gpu_hours_quota = Float(
+        -1,
+        help="GPU-hours a project may use (sum over its allocations of GPUs x hours held), "
+        "for projects whose compute quota an administrator has not set; -1: unlimited.",
+    ).tag(config=True)
+
+    default_cpu_hours_quota = Float(
+        -1,
+        help="CPU-hours a project may use (sum over its allocations of CPUs x hours held), "
+        "for projects whose compute quota an administrator has not set; -1: unlimited.",
     ).tag(config=True)
 
     organisation = Unicode(

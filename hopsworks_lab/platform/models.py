@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -84,6 +85,11 @@ class ShareStatus(str, enum.Enum):
 class Principal(str, enum.Enum):
     USER = "USER"  # a person's own key
     PROJECT_USER = "PROJECT_USER"  # minted by the platform for code running in a project
+
+
+class AllocationKind(str, enum.Enum):
+    server = "server"  # a notebook server (holder: "user/project")
+    job = "job"
 
 
 class UserStatus(str, enum.Enum):
@@ -281,3 +287,50 @@ class Quota(Base):
     bytes_used: Mapped[int] = mapped_column(BigInteger, default=0)
     files_used: Mapped[int] = mapped_column(BigInteger, default=0)
     scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ComputeQuota(Base):
+    """Compute quota of a project and the usage of its ended allocations (live ones are
+    added when read). A limit of None is the configured default; -1 is unlimited."""
+
+    __tablename__ = "compute_quotas"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    gpu_hours_limit: Mapped[float | None] = mapped_column(Float)
+    cpu_hours_limit: Mapped[float | None] = mapped_column(Float)
+    gpu_hours_used: Mapped[float] = mapped_column(Float, default=0.0)
+    cpu_hours_used: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Allocation(Base):
+    """GPUs (exclusive) and CPUs held by a server or job of a project from ``started_at``
+    until ``ended_at`` (None: live)."""
+
+    __tablename__ = "allocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    username: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[AllocationKind] = mapped_column(
+        Enum(AllocationKind, name="allocation_kind", native_enum=False, length=16)
+    )
+    holder: Mapped[str] = mapped_column(String(255))
+    gpus: Mapped[list[str]] = mapped_column(JSON)
+    cpus: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class ComputeLock(Base):
+    """One row. Locking it serialises allocation changes across projects on every backend
+    (GPUs are shared by all projects); ``changes`` counts them."""
+
+    __tablename__ = "compute_lock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger, default=0)

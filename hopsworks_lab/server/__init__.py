@@ -1,50 +1,48 @@
-"""Jupyter server extension. Run alone (``jupyter lab``, no hub) it mounts the platform
-handlers in-process under ``<base_url>hopsworks/`` on the embedded home, with the signed-in
-Jupyter user acting as the platform's local administrator. (Inside a hub-spawned server it
-will forward to the platform service instead: one route table, two mountings.)"""
+"""Jupyter server extension: one route table, two mountings.
+
+- **Hub mode** (the spawner set ``HOPSWORKS_LAB_PLATFORM_URL``): ``<base_url>hopsworks/api/*``
+  and ``hopsworks/webhdfs/v1/*`` are forwarded to the platform service with the server's
+  project-user key (:mod:`.proxy`); the active project is the server's project. No platform
+  state is opened here.
+- **Standalone** (``jupyter lab``, no hub): the platform handlers are mounted in-process on the
+  embedded home (:mod:`.standalone`); the user picks the active project in the panel.
+
+Both serve ``<base_url>hopsworks/context`` (mode, project, versions: the frontend's version
+handshake). The environment contract with the spawner is in :mod:`.context`.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
-from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
-from sqlalchemy import select
-from tornado import web
 
-from ..api import url_patterns
-from ..platform import Platform, PlatformConfig
-from ..platform.actor import Actor
-from ..platform.app import FIRST_ADMIN
-from ..platform.models import User
+from .context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT, HUB, LabContext
+from .handlers import ContextHandler
 
-
-def lab_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
-    """``cls`` with Jupyter's authentication and XSRF checks in front of it."""
-    return type(f"Lab{cls.__name__}", (cls, JupyterHandler), {})
-
-
-def local_actor(platform: Platform, username: str = FIRST_ADMIN) -> Any:
-    with platform.db.transaction() as s:
-        user = s.execute(select(User).where(User.username == username)).scalar_one()
-        actor = Actor(user.id, user.username, user.is_admin, "local")
-
-    async def authenticate(handler: web.RequestHandler) -> Actor | None:
-        return actor if handler.current_user else None
-
-    return authenticate
+__all__ = ["ENV_API_KEY", "ENV_PLATFORM_URL", "ENV_PROJECT", "LabContext"]
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
-    config = PlatformConfig(config=serverapp.config)
-    platform, password = Platform.init(config)
-    if password is not None:
-        serverapp.log.warning(
-            "hopsworks-lab: created %s with admin password %s (shown once)", config.home, password
-        )
+    context = LabContext.from_env(os.environ)
     web_app = serverapp.web_app
     base = url_path_join(web_app.settings["base_url"], "hopsworks/")
-    web_app.settings["hopsworks_platform"] = platform
-    web_app.settings["hopsworks_authenticate"] = local_actor(platform)
-    web_app.add_handlers(".*$", [(p, lab_handler(h)) for p, h in url_patterns(base)])
-    serverapp.log.info("hopsworks-lab: platform API at %sapi/ (home %s)", base, config.home)
+    web_app.settings["hopsworks_context"] = context
+    web_app.add_handlers(".*$", [(re.escape(base) + "context$", ContextHandler)])
+    if context.mode == HUB:
+        from .proxy import Upstream, forward_route
+
+        web_app.settings["hopsworks_upstream"] = Upstream(context)
+        web_app.add_handlers(".*$", [forward_route(web_app.settings["base_url"])])
+        serverapp.log.info(
+            "hopsworks-lab: hub mode, project %s: %sapi/ forwards to %s",
+            context.project,
+            base,
+            context.platform_url,
+        )
+    else:
+        from .standalone import mount
+
+        mount(serverapp, base)

@@ -146,6 +146,22 @@ class ProjectService:
                 q = q.where(Project.id == actor.project_id)
             return [_view(p, roles.get(p.id)) for p in s.execute(q).scalars()]
 
+    def list_for(self, actor: Actor, username: str) -> list[ProjectView]:
+        """``username``'s projects, for administrators (the hub's spawn form)."""
+        with self.audit.transaction() as s:
+            if not (actor.is_admin and actor.has_scope("admin")):
+                raise self.audit.deny(actor, "project.list", "administrators only", target=username)
+            user = s.execute(select(User).where(User.username == username)).scalar()
+            if user is None:
+                raise NotFound(f"no user {username!r}", code="user_not_found")
+            rows = s.execute(
+                select(Project, Membership.role)
+                .join(Membership, Membership.project_id == Project.id)
+                .where(Membership.user_id == user.id)
+                .order_by(Project.name)
+            ).all()
+            return [_view(p, role) for p, role in rows]
+
     def get(self, actor: Actor, name: str) -> ProjectView:
         with self.audit.transaction() as s:
             acc = self.access.check(s, actor, name, "project.read", admin=True)

@@ -1,0 +1,80 @@
+"""``HopsworksAuthenticator``: the hub's login form (user name, password, one-time code)
+checked by the platform service, which owns users, lockout and the audit log."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyterhub.auth import Authenticator
+from jupyterhub.handlers.login import LoginHandler
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from traitlets import Unicode, default
+
+
+class HopsworksLoginHandler(LoginHandler):
+    """The hub's login page, telling why a login was refused (wrong code, locked or
+    blocked account) instead of always "Invalid username or password"."""
+
+    hwl_error: str | None = None
+
+    async def _render(self, login_error: str | None = None, **kwargs: Any) -> str:
+        if login_error and self.hwl_error:
+            login_error = self.hwl_error
+        return await super()._render(login_error=login_error, **kwargs)
+
+
+class HopsworksAuthenticator(Authenticator):
+    def get_handlers(self, app: Any) -> list[tuple[str, type]]:
+        return [("/login", HopsworksLoginHandler)]
+
+    platform_url = Unicode(
+        "http://127.0.0.1:8181/",
+        help="Base URL of the platform service (it serves api/ under it).",
+    ).tag(config=True)
+
+    @default("request_otp")
+    def _request_otp_default(self) -> bool:
+        return True
+
+    @default("otp_prompt")
+    def _otp_prompt_default(self) -> str:
+        return "One-time code (if two-factor authentication is on):"
+
+    @default("allow_all")
+    def _allow_all_default(self) -> bool:
+        return True  # who may log in is the platform's decision (blocked, locked, ...)
+
+    async def authenticate(self, handler: Any, data: dict[str, str]) -> dict[str, Any] | None:
+        body = {"username": data.get("username", ""), "password": data.get("password", "")}
+        if data.get("otp"):
+            body["otp"] = data["otp"]
+        request = HTTPRequest(
+            self.platform_url.rstrip("/") + "/api/auth/login",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps(body),
+            request_timeout=30,
+        )
+        try:
+            response = await AsyncHTTPClient().fetch(request)
+        except HTTPClientError as e:
+            message = _message(e)
+            self.log.warning("login of %r refused by the platform: %s", body["username"], message)
+            if handler is not None and e.code in (401, 403):
+                handler.hwl_error = message
+            return None
+        session = json.loads(response.body)
+        user = session["user"]
+        return {
+            "name": user["username"],
+            "admin": user["is_admin"],
+            "auth_state": {"token": session["token"], "expires_at": session["expires_at"]},
+        }
+
+
+def _message(error: HTTPClientError) -> str:
+    try:
+        return json.loads(error.response.body)["message"]  # type: ignore[union-attr]
+    except Exception:
+        return f"the platform did not answer ({error.code})"

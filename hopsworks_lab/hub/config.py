@@ -1,0 +1,78 @@
+"""The JupyterHub configuration ``hopsworks-lab up`` runs, built as plain data (a pure
+function, tested by value) and written as ``<home>/hub/jupyterhub_config.json``."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SERVICE = "hopsworks"  # the platform, as a hub-managed service: /services/hopsworks/
+
+
+@dataclass(frozen=True)
+class HubLayout:
+    home: Path  # the platform home; the hub keeps its state in home/hub
+    port: int  # public (proxy) port
+    hub_port: int  # the hub's own API port (internal)
+    proxy_api_port: int
+    platform_port: int
+    proxy_cmd: str  # configurable-http-proxy executable
+    python: str = sys.executable
+
+    @property
+    def dir(self) -> Path:
+        return self.home / "hub"
+
+    @property
+    def platform_url(self) -> str:
+        return f"http://127.0.0.1:{self.platform_port}/services/{SERVICE}/"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+
+def build_hub_config(layout: HubLayout, hub_key: str) -> dict[str, Any]:
+    """Settings for JupyterHub, its proxy, the platform service and the spawner.
+    ``hub_key``: the platform API key the hub's authenticator and spawner act with."""
+    bin_dir = Path(layout.python).parent
+    return {
+        "JupyterHub": {
+            "bind_url": layout.url,
+            "hub_bind_url": f"http://127.0.0.1:{layout.hub_port}",
+            "db_url": f"sqlite:///{layout.dir / 'jupyterhub.sqlite'}",
+            "cookie_secret_file": str(layout.dir / "jupyterhub_cookie_secret"),
+            "pid_file": str(layout.dir / "jupyterhub.pid"),
+            "authenticator_class": "hopsworks_lab.hub.auth.HopsworksAuthenticator",
+            "spawner_class": "hopsworks_lab.hub.spawner.ProjectSpawner",
+            "allow_named_servers": True,  # one server per (user, project)
+            "cleanup_servers": True,
+            "services": [
+                {
+                    "name": SERVICE,
+                    "url": f"http://127.0.0.1:{layout.platform_port}",
+                    "command": [
+                        str(bin_dir / "hopsworks-lab"),
+                        "serve",
+                        f"--home={layout.home}",
+                        f"--port={layout.platform_port}",
+                        f"--base-url=/services/{SERVICE}/",
+                    ],
+                    "display": True,
+                }
+            ],
+        },
+        "ConfigurableHTTPProxy": {
+            "command": [layout.proxy_cmd],
+            "api_url": f"http://127.0.0.1:{layout.proxy_api_port}",
+            "pid_file": str(layout.dir / "proxy.pid"),
+        },
+        "HopsworksAuthenticator": {"platform_url": layout.platform_url},
+        "ProjectSpawner": {
+            "platform_url": layout.platform_url,
+            "platform_key": hub_key,
+            "cmd": [str(bin_dir / "jupyterhub-singleuser")],
+        },
+    }

@@ -1,0 +1,48 @@
+"""Standalone mode (``jupyter lab``, no hub): the platform handlers mounted in-process under
+``<base_url>hopsworks/`` on the embedded home, the signed-in Jupyter user acting as the
+platform's local administrator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.base.handlers import JupyterHandler
+from sqlalchemy import select
+from tornado import web
+
+from ..api import url_patterns
+from ..platform import Platform, PlatformConfig
+from ..platform.actor import Actor
+from ..platform.app import FIRST_ADMIN
+from ..platform.models import User
+
+
+def lab_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
+    """``cls`` with Jupyter's authentication and XSRF checks in front of it."""
+    return type(f"Lab{cls.__name__}", (cls, JupyterHandler), {})
+
+
+def local_actor(platform: Platform, username: str = FIRST_ADMIN) -> Any:
+    with platform.db.transaction() as s:
+        user = s.execute(select(User).where(User.username == username)).scalar_one()
+        actor = Actor(user.id, user.username, user.is_admin, "local")
+
+    async def authenticate(handler: web.RequestHandler) -> Actor | None:
+        return actor if handler.current_user else None
+
+    return authenticate
+
+
+def mount(serverapp: Any, base: str) -> None:
+    """Open (or create) the embedded home and serve the platform API under ``base``."""
+    config = PlatformConfig(config=serverapp.config)
+    platform, password = Platform.init(config)
+    if password is not None:
+        serverapp.log.warning(
+            "hopsworks-lab: created %s with admin password %s (shown once)", config.home, password
+        )
+    web_app = serverapp.web_app
+    web_app.settings["hopsworks_platform"] = platform
+    web_app.settings["hopsworks_authenticate"] = local_actor(platform)
+    web_app.add_handlers(".*$", [(p, lab_handler(h)) for p, h in url_patterns(base)])
+    serverapp.log.info("hopsworks-lab: platform API at %sapi/ (home %s)", base, config.home)

@@ -1,0 +1,176 @@
+"""Spawning through the real hub (`hopsworks-lab up`: JupyterHub, configurable-http-proxy,
+the platform, ProjectSpawner): one server per (user, project), each running as its
+project-user (a Unix account, when root) with its own key, and unable to reach the other
+project's data."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from conftest import ADMIN_PASSWORD, need
+from test_hub import CLI, PW, Hub, free_port
+
+from hopsworks_lab.platform.isolation import unix_user
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[Hub]:
+    proxy = Path(sys.executable).with_name("configurable-http-proxy")
+    need(proxy.exists(), "configurable-http-proxy is not installed (scripts/install.sh)")
+    base = Path(tempfile.mkdtemp(prefix="hwl-spawn-"))
+    base.chmod(0o711)  # project-users pass through to their data
+    home = base / "home"
+    port = free_port()
+    log = base / "up.log"
+    env = {**os.environ, "HOPSWORKS_LAB_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(CLI), "up", f"--home={home}", f"--port={port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    hub = Hub(url, proc, log)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if requests.get(hub.api + "version", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        admin = hub.platform("admin", ADMIN_PASSWORD)
+        assert admin.post(hub.api + "users", json={"username": "alice", "password": PW}).ok
+        alice = hub.platform("alice", PW)
+        for project in PROJECTS:
+            r = alice.post(hub.api + "projects", json={"name": project})
+            assert r.status_code == 201, r.text
+        yield hub
+    finally:
+        try:  # deleting the projects removes their Unix groups
+            alice = hub.platform("alice", PW)
+            for project in PROJECTS:
+                alice.delete(hub.api + f"projects/{project}")
+        except Exception:
+            pass
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        for project in PROJECTS:  # accounts made for this test
+            subprocess.run(["userdel", unix_user(project, "alice")], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+TAG = "".join(secrets.choice(string.ascii_lowercase) for _ in range(4))
+PROJECTS = (f"demo{TAG}", f"other{TAG}")  # fresh names: the machine may hold old accounts
+
+
+def hub_token(hub: Hub, user: str) -> str:
+    browser = requests.Session()
+    browser.get(hub.url + "hub/login", timeout=30)
+    xsrf = browser.cookies.get("_xsrf", path="/hub/")
+    r = browser.post(
+        hub.url + "hub/login",
+        data={"username": user, "password": PW, "_xsrf": xsrf},
+        allow_redirects=False,
+    )
+    assert r.status_code == 302
+    r = browser.post(
+        hub.url + f"hub/api/users/{user}/tokens",
+        json={"note": "test"},
+        headers={"X-XSRFToken": browser.cookies.get("_xsrf", path="/hub/")},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["token"]
+
+
+def spawn(hub: Hub, token: str, user: str, project: str, **options: object) -> dict:
+    auth = {"Authorization": f"token {token}"}
+    r = requests.post(
+        hub.url + f"hub/api/users/{user}/servers/{project}",
+        json={"project": project, **options},
+        headers=auth,
+        timeout=60,
+    )
+    assert r.status_code in (201, 202), r.text + hub.log.read_text()[-4000:]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        model = requests.get(hub.url + f"hub/api/users/{user}", headers=auth, timeout=30).json()
+        server = model["servers"].get(project)
+        if server and server["ready"]:
+            return server
+        time.sleep(0.3)
+    pytest.fail(f"{user}/{project} did not become ready:\n{hub.log.read_text()[-3000:]}")
+
+
+def test_two_projects_two_servers_each_as_its_project_user(hub: Hub) -> None:
+    token = hub_token(hub, "alice")
+    for project in PROJECTS:
+        spawn(hub, token, "alice", project)
+    keys = {}
+    for project in PROJECTS:
+        r = requests.get(
+            hub.url + f"user/alice/{project}/api/status",
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        proc = next(
+            p
+            for p in psutil.process_iter(["cmdline", "environ", "username"])
+            if p.info["environ"]
+            and p.info["environ"].get("JUPYTERHUB_SERVER_NAME") == project
+            and p.info["environ"].get("JUPYTERHUB_USER") == "alice"
+        )
+        env = proc.info["environ"]
+        assert env["HOPSWORKS_LAB_PROJECT"] == project
+        keys[project] = env["HOPSWORKS_LAB_API_KEY"]
+        if os.geteuid() == 0:
+            assert proc.info["username"] == unix_user(project, "alice")
+            pwd.getpwnam(unix_user(project, "alice"))
+    # Each key is alice's project-user in its own project only.
+    for project, key in keys.items():
+        other = PROJECTS[1] if project == PROJECTS[0] else PROJECTS[0]
+        auth = {"Authorization": f"ApiKey {key}"}
+        mine = requests.get(hub.api + "projects", headers=auth, timeout=30).json()["items"]
+        assert [p["name"] for p in mine] == [project]
+        r = requests.get(hub.api + f"projects/{other}/files/Resources", headers=auth, timeout=30)
+        assert r.status_code == 403
+    # Stopping a server revokes its key.
+    r = requests.delete(
+        hub.url + f"hub/api/users/alice/servers/{PROJECTS[0]}",
+        headers={"Authorization": f"token {token}"},
+        timeout=60,
+    )
+    assert r.status_code in (202, 204), r.text + hub.log.read_text()[-3000:]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        r = requests.get(
+            hub.api + "users/me",
+            headers={"Authorization": f"ApiKey {keys[PROJECTS[0]]}"},
+            timeout=30,
+        )
+        if r.status_code == 401:
+            break
+        time.sleep(0.3)
+    assert r.status_code == 401
