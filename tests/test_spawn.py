@@ -34,6 +34,9 @@ def hub() -> Iterator[Hub]:
     base = Path(tempfile.mkdtemp(prefix="hwl-spawn-"))
     base.chmod(0o711)  # project-users pass through to their data
     home = base / "home"
+    home.mkdir()
+    # No GPU on this machine: the inventory is configured (the allocator only hands out ids).
+    (home / "hopsworks_lab_config.py").write_text('c.PlatformConfig.gpu_inventory = ["0", "1"]\n')
     port = free_port()
     log = base / "up.log"
     env = {**os.environ, "HOPSWORKS_LAB_ADMIN_PASSWORD": ADMIN_PASSWORD}
@@ -112,7 +115,14 @@ def spawn(hub: Hub, token: str, user: str, project: str, **options: object) -> d
         headers=auth,
         timeout=60,
     )
-    assert r.status_code in (201, 202), r.text + hub.log.read_text()[-4000:]
+    assert r.status_code in (201, 202), (
+        r.text
+        + "\n".join(
+            line
+            for line in hub.log.read_text().splitlines()
+            if "allocations" in line or "Error" in line or "rror" in line
+        )[-4000:]
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         model = requests.get(hub.url + f"hub/api/users/{user}", headers=auth, timeout=30).json()
@@ -173,4 +183,37 @@ def test_two_projects_two_servers_each_as_its_project_user(hub: Hub) -> None:
         if r.status_code == 401:
             break
         time.sleep(0.3)
+    assert r.status_code == 401
+
+
+def test_gpus_are_allocated_and_a_killed_server_is_cleaned_up(hub: Hub) -> None:
+    token = hub_token(hub, "alice")
+    project = PROJECTS[1]
+    requests.delete(
+        hub.url + f"hub/api/users/alice/servers/{project}",
+        headers={"Authorization": f"token {token}"},
+        timeout=60,
+    )
+    time.sleep(1)
+    spawn(hub, token, "alice", project, gpus=1)
+    proc = next(
+        p
+        for p in psutil.process_iter(["environ"])
+        if p.info["environ"] and p.info["environ"].get("JUPYTERHUB_SERVER_NAME") == project
+    )
+    env = proc.info["environ"]
+    assert env["CUDA_VISIBLE_DEVICES"] in ("0", "1")
+    admin = hub.platform("admin", ADMIN_PASSWORD)
+    held = [g for g in admin.get(hub.api + "gpus").json()["items"] if g["allocation_id"]]
+    assert [g["id"] for g in held] == [env["CUDA_VISIBLE_DEVICES"]]
+    key = env["HOPSWORKS_LAB_API_KEY"]
+    proc.kill()  # the server dies: the hub notices and releases what it held
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        gpus = admin.get(hub.api + "gpus").json()
+        if gpus["free"] == 2:
+            break
+        time.sleep(1)
+    assert gpus["free"] == 2, hub.log.read_text()[-3000:]
+    r = requests.get(hub.api + "users/me", headers={"Authorization": f"ApiKey {key}"}, timeout=30)
     assert r.status_code == 401

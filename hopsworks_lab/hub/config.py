@@ -71,6 +71,8 @@ def build_hub_config(layout: HubLayout, hub_key: str) -> dict[str, Any]:
         },
         "HopsworksAuthenticator": {"platform_url": layout.platform_url},
         "ProjectSpawner": {
+            # notice a dead server (and release its GPUs and key) within seconds
+            "poll_interval": 10,
             "platform_url": layout.platform_url,
             "platform_key": hub_key,
             "cmd": [str(bin_dir / "jupyterhub-singleuser")],

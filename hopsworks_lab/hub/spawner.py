@@ -103,7 +103,8 @@ class ProjectSpawner(LocalProcessSpawner):
                 {},
             )
         except Exception:
-            await self._release(opts.project, "failed to start")
+            await self._release(opts.project, self.allocation_id, "failed to start")
+            self.allocation_id = None
             raise
         self.user_options = opts.to_dict()
         self.unix_user = creds["unix_user"]
@@ -126,26 +127,25 @@ class ProjectSpawner(LocalProcessSpawner):
     def holder(self) -> str:
         return f"{self.user.name}/{self.name or (self.user_options or {}).get('project')}"
 
-    async def _release(self, project: str, reason: str) -> None:
-        if self.allocation_id is not None:
+    async def _release(self, project: str, allocation_id: int | None, reason: str) -> None:
+        if allocation_id is not None:
             await self._platform(
                 "DELETE",
-                f"api/projects/{quote(project)}/allocations/{self.allocation_id}"
-                f"?reason={quote(reason)}",
+                f"api/projects/{quote(project)}/allocations/{allocation_id}?reason={quote(reason)}",
             )
-            self.allocation_id = None
 
-    async def stop(self, now: bool = False) -> None:
-        """Stop the server, then release its CPUs/GPUs and revoke its key (also when the
-        hub found the process dead)."""
-        await super().stop(now=now)
+    async def run_post_stop_hook(self) -> None:
+        """After the server stopped, or died (the hub calls this either way, before it
+        clears the state): release its CPUs/GPUs and revoke its key."""
         project = (self.user_options or {}).get("project")
         if project:
-            await self._release(project, "stopped")
+            await self._release(project, self.allocation_id, "stopped")
+            self.allocation_id = None
             await self._platform(
                 "DELETE",
                 f"api/projects/{quote(project)}/members/{quote(self.user.name)}/credentials",
             )
+        super().run_post_stop_hook()
 
     # -- the process ---------------------------------------------------------------------------
     def _home(self) -> str:
@@ -190,6 +190,7 @@ class ProjectSpawner(LocalProcessSpawner):
         self.allocation_id = state.get("allocation_id")
 
     def clear_state(self) -> None:
+        # LocalProcessSpawner.poll clears the state as soon as it sees the process gone,
+        # before the post-stop hook runs: the allocation is kept until the hook released it.
         super().clear_state()
         self.unix_user = None
-        self.allocation_id = None
