@@ -846,6 +846,7 @@ export interface components {
             unix_user: string | null;
             /** @description the project's Jupyter dataset (local storage) */
             notebook_dir: string | null;
+            certificate: components["schemas"]["CertificateBundle"];
         };
         NewApiKey: components["schemas"]["ApiKey"] & {
             /** @description the key, shown only in this response */

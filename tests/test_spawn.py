@@ -22,6 +22,8 @@ import psutil
 import pytest
 import requests
 from conftest import ADMIN_PASSWORD, need
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from test_hub import CLI, PW, Hub, free_port
 
 from hopsworks_lab.platform.isolation import unix_user
@@ -155,6 +157,14 @@ def test_two_projects_two_servers_each_as_its_project_user(hub: Hub) -> None:
         env = proc.info["environ"]
         assert env["HOPSWORKS_LAB_PROJECT"] == project
         keys[project] = env["HOPSWORKS_LAB_API_KEY"]
+        # its certificate: CN=project__user, the key opens with the password next to it
+        certs = Path(env["HOPSWORKS_LAB_CERT_DIR"])
+        cert = x509.load_pem_x509_certificate((certs / "cert.pem").read_bytes())
+        assert cert.subject.rfc4514_string().startswith(f"CN={project}__alice")
+        serialization.load_pem_private_key(
+            (certs / "key.pem").read_bytes(), (certs / "key.password").read_bytes()
+        )
+        assert (certs / "key.pem").stat().st_mode & 0o077 == 0
         if os.geteuid() == 0:
             assert proc.info["username"] == unix_user(project, "alice")
             pwd.getpwnam(unix_user(project, "alice"))

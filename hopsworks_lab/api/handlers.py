@@ -282,6 +282,7 @@ class CredentialsHandler(PlatformHandler):
                 "key": creds.key,
                 "unix_user": creds.unix_user,
                 "notebook_dir": creds.notebook_dir,
+                "certificate": render.certificate(creds.certificate),
             },
             201,
         )

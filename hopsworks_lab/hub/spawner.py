@@ -18,6 +18,7 @@ from ..server.context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
 from .options import Limits, Options, OptionsError, from_form, render_form, spark_conf, validate
 
 ENV_SPARK_CONF = "HOPSWORKS_LAB_SPARK_CONF"  # read by kernels' Spark sessions (later)
+ENV_CERT_DIR = "HOPSWORKS_LAB_CERT_DIR"  # cert.pem, key.pem (encrypted), key.password, ca.pem
 
 
 class ProjectSpawner(LocalProcessSpawner):
@@ -33,6 +34,7 @@ class ProjectSpawner(LocalProcessSpawner):
 
     unix_user: str | None = None
     allocation_id: int | None = None
+    _certificate: dict[str, str] | None = None
     _idle_seconds = 6 * 3600
 
     # -- the platform ---------------------------------------------------------------------
@@ -109,6 +111,7 @@ class ProjectSpawner(LocalProcessSpawner):
         self.user_options = opts.to_dict()
         self.unix_user = creds["unix_user"]
         self.notebook_dir = creds["notebook_dir"]
+        self._certificate = creds["certificate"]
         if self.notebook_dir:  # start there, not in the hub's private folder
             self.popen_kwargs = {**self.popen_kwargs, "cwd": self.notebook_dir}
         self.environment.update(
@@ -165,8 +168,33 @@ class ProjectSpawner(LocalProcessSpawner):
             shutil.chown(home, entry.pw_uid, entry.pw_gid)
         env["HOME"] = home
         env["USER"] = self.unix_user or self.user.name
+        env[ENV_CERT_DIR] = self._write_certificate(home)
         env["SHELL"] = "/bin/sh"
         return env
+
+    def _write_certificate(self, home: str) -> str:
+        """The project-user's certificate files, readable by the server's account only."""
+        folder = os.path.join(home, ".hopsworks", "certs")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        cert = self._certificate or {}
+        files = {
+            "cert.pem": cert.get("certificate", ""),
+            "key.pem": cert.get("private_key", ""),
+            "key.password": cert.get("password", ""),
+            "ca.pem": cert.get("ca", ""),
+        }
+        owner = pwd.getpwnam(self.unix_user) if self.unix_user and os.geteuid() == 0 else None
+        for name, text in files.items():
+            path = os.path.join(folder, name)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            if owner:
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        if owner:
+            for d in (os.path.dirname(folder), folder):
+                os.chown(d, owner.pw_uid, owner.pw_gid)
+        return folder
 
     def get_args(self) -> list[str]:
         args = super().get_args()

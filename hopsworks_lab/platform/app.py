@@ -64,7 +64,7 @@ class Platform:
         self.members = MemberService(self.audit, access, self.ca, os_sync)
         self.compute = ComputeService(config, self.audit, access)
         self.credentials = CredentialService(
-            self.audit, access, self.tokens, self.isolation, self.storage
+            self.audit, access, self.tokens, self.isolation, self.storage, self.ca
         )
 
     @classmethod

@@ -14,6 +14,7 @@ from ..models import ApiKey, Membership, Principal, User
 from ..storage import Storage
 from .access import ProjectAccess
 from .audit import AuditService
+from .certs import CertificateAuthority, CertificateBundle
 from .tokens import TokenService
 
 PROJECT_USER_SCOPES = [s for s in SCOPES if s != "admin"]
@@ -26,6 +27,7 @@ class ServerCredentials:
     key: str  # shown once, to the hub that hands it to the server
     unix_user: str | None  # None: no OS isolation, the server runs as the hub's user
     notebook_dir: str | None  # the project's Jupyter dataset (local storage)
+    certificate: CertificateBundle  # the project-user's X.509 certificate, key, CA
 
 
 def key_name(project: str) -> str:
@@ -40,9 +42,10 @@ class CredentialService:
         tokens: TokenService,
         isolation: Isolation,
         storage: Storage,
+        ca: CertificateAuthority,
     ) -> None:
         self.audit, self.access, self.tokens = audit, access, tokens
-        self.isolation, self.storage = isolation, storage
+        self.isolation, self.storage, self.ca = isolation, storage, ca
 
     def _admin(self, s: Session, actor: Actor, action: str, project: str, username: str) -> None:
         if not (actor.is_admin and actor.has_scope("admin")):
@@ -73,6 +76,8 @@ class CredentialService:
             s.execute(
                 delete(ApiKey).where(ApiKey.user_id == user.id, ApiKey.name == key_name(project))
             )
+            cert = self.ca.live(s, p, username) or self.ca.issue(s, p, user)
+            bundle = self.ca.bundle(cert)
         new = self.tokens.create_api_key(
             Actor.system(),
             key_name(project),
@@ -88,6 +93,7 @@ class CredentialService:
             new.key,
             unix_user(project, username) if self.isolation.enforced else None,
             self.storage.dataset_dir(project, "Jupyter") if self.storage.is_local else None,
+            bundle,
         )
 
     def revoke(self, actor: Actor, project: str, username: str) -> None:
