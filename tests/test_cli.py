@@ -463,15 +463,7 @@ def test_up_initialises_and_runs_the_hub_until_sigterm(
     home = new_home(tmp_path / "fresh")
     served = Served("up", "--home", home, cwd=tmp_path)
     serving.append(served)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert served.proc.poll() is None, served.output
-        try:
-            if requests.get(served.base + "services/hopsworks/api/version", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
+    wait_for_hub(served)
     output = served.output
     assert f"hub on {served.base}" in output
     password = shown_password(output)
@@ -486,6 +478,31 @@ def test_up_initialises_and_runs_the_hub_until_sigterm(
     assert "hopsworks-lab: stopped" in served.output
     assert "Traceback" not in served.output
     assert can_login(home, "admin", password)
+    # A second `up` reuses the state: no new admin, the same password works.
+    again = Served("up", "--home", home, cwd=tmp_path)
+    serving.append(again)
+    wait_for_hub(again)
+    assert "password" not in again.output
+    r = requests.post(
+        again.base + "services/hopsworks/api/auth/login",
+        json={"username": "admin", "password": password},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    assert again.stop(signal.SIGINT) == 0, again.output
+
+
+def wait_for_hub(served: Served, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert served.proc.poll() is None, served.output
+        try:
+            if requests.get(served.base + "services/hopsworks/api/version", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the hub did not come up:\n{served.output}")
 
 
 def test_serve_on_a_busy_port(home: Path, tmp_path: Path) -> None:
