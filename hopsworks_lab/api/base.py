@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from jsonschema.exceptions import best_match
-from tornado import web
+from tornado import iostream, web
 from tornado.ioloop import IOLoop
 
 from ..platform import Platform
@@ -25,6 +25,7 @@ from ..platform.errors import (
     Unprocessable,
 )
 from ..platform.isolation import IsolationError
+from ..platform.storage import CHUNK
 from .spec import validator
 
 log = logging.getLogger("hopsworks_lab.api")
@@ -156,6 +157,27 @@ class PlatformHandler(web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
         self.finish(json.dumps(body))
+
+    async def stream_file(self, location: str, first: int, count: int) -> None:
+        """Send ``count`` bytes of a stored file from ``first``, chunk by chunk, waiting
+        for each to leave before reading the next (headers are the caller's)."""
+        handle = await self.call(self.platform.storage.open_read, location)
+        try:
+            await self.call(handle.seek, first)
+            remaining = count
+            while remaining > 0:
+                data = await self.call(handle.read, min(CHUNK, remaining))
+                if not data:
+                    break
+                remaining -= len(data)
+                self.write(data)
+                try:
+                    await self.flush()
+                except iostream.StreamClosedError:
+                    return
+        finally:
+            handle.close()
+        self.finish()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

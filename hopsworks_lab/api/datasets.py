@@ -6,12 +6,11 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from tornado import iostream, web
+from tornado import web
 
 from ..platform.errors import BadRequest, Conflict, PlatformError, RangeNotSatisfiable
 from ..platform.models import DatasetPreset, SharePermission
 from ..platform.services.files import Upload
-from ..platform.storage import CHUNK
 from . import render
 from .base import JSON_BODY_MAX, PlatformHandler
 
@@ -309,23 +308,7 @@ class FilesHandler(PlatformHandler):
             self.set_status(206)
             self.set_header("Content-Range", f"bytes {first}-{last}/{size}")
         self.set_header("Content-Length", str(max(0, last - first + 1)))
-        handle = await self.call(self.platform.storage.open_read, location)
-        try:
-            await self.call(handle.seek, first)
-            remaining = last - first + 1
-            while remaining > 0:
-                data = await self.call(handle.read, min(CHUNK, remaining))
-                if not data:
-                    break
-                remaining -= len(data)
-                self.write(data)
-                try:
-                    await self.flush()
-                except iostream.StreamClosedError:
-                    return
-        finally:
-            handle.close()
-        self.finish()
+        await self.stream_file(location, first, max(0, last - first + 1))
 
     async def post(self, project: str, path: str) -> None:
         body = self.body("FileOperation")

@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from tornado import iostream, web
+from tornado import web
 
 from ..platform import Platform
 from ..platform.actor import Actor
@@ -48,7 +48,7 @@ from ..platform.errors import (
 )
 from ..platform.models import ShareStatus
 from ..platform.services.files import MAX_LIST, Upload
-from ..platform.storage import CHUNK, Entry
+from ..platform.storage import Entry
 from .base import PlatformHandler
 from .datasets import DRAIN_MAX
 
@@ -661,23 +661,7 @@ class WebHDFSHandler(PlatformHandler):
         end = entry.size if length < 0 else min(entry.size, first + length)
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header("Content-Length", str(end - first))
-        handle = await self.call(self.platform.storage.open_read, location)
-        try:
-            await self.call(handle.seek, first)
-            remaining = end - first
-            while remaining > 0:
-                data = await self.call(handle.read, min(CHUNK, remaining))
-                if not data:
-                    break
-                remaining -= len(data)
-                self.write(data)
-                try:
-                    await self.flush()
-                except iostream.StreamClosedError:
-                    return
-        finally:
-            handle.close()
-        self.finish()
+        await self.stream_file(location, first, end - first)
 
     async def put(self, path: str) -> None:
         if self._refusal is not None:

@@ -442,6 +442,14 @@ class DatasetService:
             raise NotFound(f"{d.name!r} is not shared with {target!r}", code="share_not_found")
         return sh
 
+    def _incoming(self, s: Session, project: Project, ref: str) -> tuple[Dataset, DatasetShare]:
+        """Dataset ``owner::name`` and its share (offered or accepted) with ``project``."""
+        d = self._by_ref(s, ref)
+        sh = s.get(DatasetShare, (d.id, project.id))
+        if sh is None:
+            raise NotFound(f"{ref!r} is not shared with {project.name!r}", code="share_not_found")
+        return d, sh
+
     def incoming(self, actor: Actor, project: str) -> list[ShareView]:
         with self.audit.transaction() as s:
             acc = self.access.check(s, actor, project, "share.list", scope="dataset.read")
@@ -461,10 +469,7 @@ class DatasetService:
                 scope="dataset.write",
                 target=ref,
             )
-            d = self._by_ref(s, ref)
-            sh = s.get(DatasetShare, (d.id, acc.project.id))
-            if sh is None:
-                raise NotFound(f"{ref!r} was not offered to {project!r}", code="share_not_found")
+            d, sh = self._incoming(s, acc.project, ref)
             if sh.status is not ShareStatus.ACCEPTED:
                 with self.os.change(s, {project, d.project.name}):
                     sh.status = ShareStatus.ACCEPTED
@@ -490,10 +495,7 @@ class DatasetService:
                 scope="dataset.write",
                 target=ref,
             )
-            d = self._by_ref(s, ref)
-            sh = s.get(DatasetShare, (d.id, acc.project.id))
-            if sh is None:
-                raise NotFound(f"{ref!r} is not shared with {project!r}", code="share_not_found")
+            d, sh = self._incoming(s, acc.project, ref)
             with self.os.change(s, {project, d.project.name}):
                 s.delete(sh)
             self.audit.append(s, actor, "share.reject", project=project, target=ref)
