@@ -13,18 +13,27 @@ from .gpus import discover_gpus
 
 ENV_HOME = "HOPSWORKS_LAB_HOME"
 ENV_DB_URL = "HOPSWORKS_LAB_DB_URL"
+SYSTEM_HOME = "/var/lib/hopsworks-lab"
 
 
 class PlatformConfig(Configurable):
     """Settings of the control plane (metadata, secrets, sessions, certificates)."""
 
     home = Unicode(
-        help=f"Directory holding the embedded state (database, CA, secrets). Env: {ENV_HOME}.",
+        help=(
+            "Directory holding the embedded state (database, CA, secrets, storage). Default: "
+            f"~/.hopsworks-lab, or /var/lib/hopsworks-lab as root. Env: {ENV_HOME}."
+        ),
     ).tag(config=True)
 
     @default("home")
     def _home_default(self) -> str:
-        return os.environ.get(ENV_HOME) or str(Path("~/.hopsworks-lab").expanduser())
+        if os.environ.get(ENV_HOME):
+            return os.environ[ENV_HOME]
+        # As root, project-users' processes must reach the storage: not under /root (0700).
+        if os.geteuid() == 0:
+            return SYSTEM_HOME
+        return str(Path("~/.hopsworks-lab").expanduser())
 
     @validate("home")
     def _expand_home(self, proposal: dict) -> str:
