@@ -158,3 +158,36 @@ def test_ctrl_c_stops_everything(hub: Hub) -> None:
         requests.get(hub.url + "hub/login", timeout=5)
     with pytest.raises(requests.ConnectionError):
         requests.get(hub.api + "version", timeout=5)
+
+
+def test_killing_up_stops_the_hub_too(tmp_path: Path) -> None:
+    """`up` killed outright (SIGKILL, no chance to clean up) takes the hub down with it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "hopsworks_lab_config.py").write_text("c.PlatformConfig.isolation = 'none'\n")
+    port = free_port()
+    env = {**os.environ, "HOPSWORKS_LAB_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    proc = subprocess.Popen(
+        [str(CLI), "up", f"--home={home}", f"--port={port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/hub/login"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    proc.kill()
+    proc.wait(10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=2)
+        except requests.ConnectionError:
+            return
+        time.sleep(0.5)
+    pytest.fail("the hub outlived `hopsworks-lab up`")

@@ -76,11 +76,20 @@ def prepare_hub(platform: Platform, port: int) -> HubLayout:
     return layout
 
 
+def _die_with_parent() -> None:
+    """In the hub's process before exec: if `up` dies (even by SIGKILL), the hub gets
+    SIGTERM and stops its proxy, services and servers (Linux)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def run_hub(layout: HubLayout) -> int:
     """Run JupyterHub until it exits or we are told to stop; returns its exit code."""
     cmd = [sys.executable, "-m", "jupyterhub", "-f", str(layout.dir / "jupyterhub_config.json")]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    hub = subprocess.Popen(cmd, cwd=layout.dir, env=env)
+    hub = subprocess.Popen(cmd, cwd=layout.dir, env=env, preexec_fn=_die_with_parent)
     print(
         f"hopsworks-lab: hub on {layout.url} (platform API at {layout.url}services/hopsworks/api/)",
         flush=True,
