@@ -70,24 +70,31 @@ def hub() -> Iterator[Hub]:
             assert r.status_code == 201, r.text
         yield hub
     finally:
-        try:  # deleting the projects removes their Unix groups
-            alice = hub.platform("alice", PW)
-            for project in PROJECTS:
-                alice.delete(hub.api + f"projects/{project}")
-        except Exception:
-            pass
+        # the hub stops the servers (and the platform); then the accounts go
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
-        for project in PROJECTS:  # accounts made for this test
-            subprocess.run(["userdel", unix_user(project, "alice")], capture_output=True)
+        sweep_accounts(TAG)
         shutil.rmtree(base, ignore_errors=True)
 
 
 TAG = "".join(secrets.choice(string.ascii_lowercase) for _ in range(4))
 PROJECTS = (f"demo{TAG}", f"other{TAG}")  # fresh names: the machine may hold old accounts
+
+
+def sweep_accounts(tag: str) -> None:
+    """Remove any Unix account or group a project named ``*<tag>*`` left behind (a server
+    still running when its project was deleted keeps its account)."""
+    for entry in pwd.getpwall():
+        if entry.pw_gecos.startswith("hopsworks-lab") and tag in entry.pw_gecos:
+            subprocess.run(["userdel", entry.pw_name], capture_output=True)
+    with open("/etc/group") as f:
+        names = [line.split(":", 1)[0] for line in f]
+    for name in names:
+        if any(name.startswith(p) for p in (f"demo{tag}", f"other{tag}", f"lab{tag}")):
+            subprocess.run(["groupdel", name], capture_output=True)
 
 
 def hub_token(hub: Hub, user: str) -> str:
