@@ -4,55 +4,121 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { refreshIcon, ToolbarButton } from '@jupyterlab/ui-components';
 
+// The sidebar, its client and its first section must exist as soon as the
+// plugin activates (the tab, the restored layout), so they are not deferred.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { createApiClient } from './client';
 import { IProjectModel, ProjectModel } from './model';
-// The panel is small and its sidebar tab must exist as soon as the plugin
-// activates, so it is not worth deferring.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { HopsworksModel, HopsworksPanel } from './panel';
+import {
+  DEFAULT_PREFERENCES,
+  HopsworksSidebar,
+  IHopsworksSidebar,
+  IPreferences
+} from './sidebar';
 
 export { IProjectModel } from './model';
+export { IHopsworksSidebar, SectionWidget } from './sidebar';
 
 /**
  * The command ids of the extension.
  */
 export namespace CommandIDs {
   export const open = 'hopsworks-lab:open';
+  export const refresh = 'hopsworks-lab:refresh';
 }
 
 /**
- * Adds the Hopsworks panel to the left area and provides the active project.
+ * The id of the main plugin (and of its settings, `schema/plugin.json`).
  */
-const plugin: JupyterFrontEndPlugin<IProjectModel> = {
-  id: 'hopsworks-lab:plugin',
+const PLUGIN_ID = 'hopsworks-lab:plugin';
+
+/**
+ * Read the preferences from the settings, falling back to the defaults.
+ */
+function readPreferences(settings: ISettingRegistry.ISettings): IPreferences {
+  const pageSize = settings.get('pageSize').composite;
+  const refreshInterval = settings.get('refreshInterval').composite;
+  return {
+    pageSize:
+      typeof pageSize === 'number' ? pageSize : DEFAULT_PREFERENCES.pageSize,
+    refreshInterval:
+      typeof refreshInterval === 'number'
+        ? refreshInterval
+        : DEFAULT_PREFERENCES.refreshInterval
+  };
+}
+
+/**
+ * Adds the Hopsworks sidebar (one icon in the left area) with its Project
+ * section, and provides the active project and the sidebar for the other
+ * panels.
+ */
+const plugin: JupyterFrontEndPlugin<IHopsworksSidebar> = {
+  id: PLUGIN_ID,
   description:
-    'The Hopsworks panel (the signed-in user, their projects and the active project) and the active project for the other panels.',
+    'The Hopsworks sidebar with its Project section (the signed-in user, their projects and the active project); other panels add their sections to it.',
   autoStart: true,
-  provides: IProjectModel,
-  optional: [ICommandPalette, ILayoutRestorer, IStateDB, ITranslator],
+  provides: IHopsworksSidebar,
+  optional: [
+    ICommandPalette,
+    ILayoutRestorer,
+    IStateDB,
+    ITranslator,
+    ISettingRegistry
+  ],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
     state: IStateDB | null,
-    translator: ITranslator | null
-  ): IProjectModel => {
+    translator: ITranslator | null,
+    settingRegistry: ISettingRegistry | null
+  ): IHopsworksSidebar => {
     translator = translator ?? nullTranslator;
     const trans = translator.load('hopsworks_lab');
 
     const projects = new ProjectModel({ state });
-    const model = new HopsworksModel({ projects });
-    const panel = new HopsworksPanel({ model, translator });
-    app.shell.add(panel, 'left', { rank: 1000 });
+    const client = createApiClient();
+    const model = new HopsworksModel({ projects, client });
+    const sidebar = new HopsworksSidebar({ model, client, translator });
+    sidebar.toolbar.addItem(
+      'refresh',
+      new ToolbarButton({
+        icon: refreshIcon,
+        className: 'hwl-refresh',
+        tooltip: trans.__('Refresh'),
+        onClick: () => sidebar.refresh()
+      })
+    );
+    sidebar.addSection(new HopsworksPanel({ model, translator }), 100);
+    app.shell.add(sidebar, 'left', { rank: 1000 });
     if (restorer) {
-      restorer.add(panel, panel.id);
+      restorer.add(sidebar, sidebar.id);
     }
-    // The active project is known even when the panel is never opened.
+    if (settingRegistry) {
+      void settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          sidebar.setPreferences(readPreferences(settings));
+          settings.changed.connect(() =>
+            sidebar.setPreferences(readPreferences(settings))
+          );
+        })
+        .catch(reason => {
+          console.warn('hopsworks-lab: settings not loaded', reason);
+        });
+    }
+    // The active project is known even when the sidebar is never opened.
     void app.restored.then(() => {
       if (projects.mode === null) {
-        void model.refresh();
+        sidebar.refresh();
       }
     });
 
@@ -61,17 +127,35 @@ const plugin: JupyterFrontEndPlugin<IProjectModel> = {
       caption: trans.__('Show the Hopsworks panel in the left sidebar'),
       describedBy: { args: { type: 'object', properties: {} } },
       execute: () => {
-        app.shell.activateById(panel.id);
+        app.shell.activateById(sidebar.id);
       }
     });
+    app.commands.addCommand(CommandIDs.refresh, {
+      label: trans.__('Refresh Hopsworks panels'),
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: () => sidebar.refresh()
+    });
     if (palette) {
-      palette.addItem({
-        command: CommandIDs.open,
-        category: trans.__('Hopsworks')
-      });
+      for (const command of [CommandIDs.open, CommandIDs.refresh]) {
+        palette.addItem({ command, category: trans.__('Hopsworks') });
+      }
     }
-    return projects;
+    return sidebar;
   }
 };
 
-export default plugin;
+/**
+ * The active project for other extensions (the sidebar's model).
+ */
+const projectPlugin: JupyterFrontEndPlugin<IProjectModel> = {
+  id: 'hopsworks-lab:project',
+  description:
+    "The active Hopsworks project: the server's own in a hub-spawned server, the one picked in the panel otherwise.",
+  autoStart: true,
+  requires: [IHopsworksSidebar],
+  provides: IProjectModel,
+  activate: (_: JupyterFrontEnd, sidebar: IHopsworksSidebar): IProjectModel =>
+    sidebar.model.projects
+};
+
+export default [plugin, projectPlugin];

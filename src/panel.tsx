@@ -1,31 +1,24 @@
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import {
-  ReactWidget,
   refreshIcon,
   ToolbarButtonComponent,
   UseSignal
 } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
-import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import {
   APIError,
   getContext,
-  getMe,
   ILabContext,
-  listProjects,
   Project,
+  ProjectRole,
   User,
   versionMismatch
 } from './api';
-import { hopsworksIcon } from './icons';
+import { ApiClient, createApiClient, unwrap } from './client';
 import { ProjectModel } from './model';
-
-/**
- * The DOM id of the panel.
- */
-export const PANEL_ID = 'hopsworks-lab-panel';
+import { SectionWidget } from './sidebar';
 
 /**
  * What the panel shows.
@@ -92,6 +85,7 @@ const EMPTY: IPanelState = {
 export class HopsworksModel {
   constructor(options: HopsworksModel.IOptions = {}) {
     this.projects = options.projects ?? new ProjectModel();
+    this.client = options.client ?? createApiClient();
     this.projects.changed.connect(() => this._setState({ ...this._state }));
   }
 
@@ -99,6 +93,21 @@ export class HopsworksModel {
    * The active project.
    */
   readonly projects: ProjectModel;
+
+  /**
+   * The typed platform API client.
+   */
+  readonly client: ApiClient;
+
+  /**
+   * The signed-in user's role in the active project (null when there is no
+   * active project or they are not a member of it, e.g. an administrator).
+   */
+  get role(): ProjectRole | null {
+    const active = this.projects.activeProject;
+    const project = this._state.projects?.find(p => p.name === active);
+    return project?.role ?? null;
+  }
 
   get state(): IPanelState {
     return this._state;
@@ -143,8 +152,8 @@ export class HopsworksModel {
     await this.projects.setContext(context);
 
     const [user, projects] = await Promise.allSettled([
-      getMe(),
-      listProjects()
+      unwrap(this.client.GET('/api/users/me')),
+      unwrap(this.client.GET('/api/projects'))
     ]);
     if (generation !== this._generation) {
       return;
@@ -193,6 +202,10 @@ export namespace HopsworksModel {
      * The active project (a new one by default).
      */
     projects?: ProjectModel;
+    /**
+     * The API client (one for the default server connection by default).
+     */
+    client?: ApiClient;
   }
 }
 
@@ -366,22 +379,19 @@ export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
 }
 
 /**
- * The Hopsworks sidebar panel: the active project (the server's own in a
- * hub-spawned server, a choice among the user's projects otherwise), the
- * signed-in user and their projects. It reloads its data every time it is
- * shown.
+ * The Project section of the sidebar: the active project (the server's own
+ * in a hub-spawned server, a choice among the user's projects otherwise),
+ * the signed-in user and their projects.
  */
-export class HopsworksPanel extends ReactWidget {
+export class HopsworksPanel extends SectionWidget {
   constructor(options: HopsworksPanel.IOptions = {}) {
-    super();
+    const translator = options.translator ?? nullTranslator;
+    super(
+      translator.load('hopsworks_lab').__('Project'),
+      'hwl-project-section'
+    );
     this.model = options.model ?? new HopsworksModel();
-    this._translator = options.translator ?? nullTranslator;
-    const trans = this._translator.load('hopsworks_lab');
-    this.id = PANEL_ID;
-    this.addClass('hwl-panel');
-    this.title.icon = hopsworksIcon;
-    this.title.caption = trans.__('Hopsworks');
-    this.title.label = '';
+    this._translator = translator;
   }
 
   /**
@@ -394,18 +404,6 @@ export class HopsworksPanel extends ReactWidget {
    */
   refresh(): Promise<void> {
     return this.model.refresh();
-  }
-
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    if (this.isVisible) {
-      void this.refresh();
-    }
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    void this.refresh();
   }
 
   protected render(): JSX.Element {

@@ -1,6 +1,6 @@
 import { Widget } from '@lumino/widgets';
 
-import { HopsworksModel, HopsworksPanel, PANEL_ID } from '../panel';
+import { HopsworksModel, HopsworksPanel } from '../panel';
 import { ProjectModel } from '../model';
 
 type Routes = Record<string, { status: number; body: unknown }>;
@@ -91,7 +91,7 @@ describe('HopsworksPanel', () => {
     });
     panel = new HopsworksPanel();
     Widget.attach(panel, document.body);
-    expect(panel.node.id).toBe(PANEL_ID);
+    void panel.refresh();
 
     const user = await waitFor(() => panel.node.querySelector('.hwl-user'));
     expect(user.textContent).toContain('alice');
@@ -134,6 +134,7 @@ describe('HopsworksPanel', () => {
     });
     panel = new HopsworksPanel();
     Widget.attach(panel, document.body);
+    void panel.refresh();
 
     const error = await waitFor(() => panel.node.querySelector('.hwl-error'));
     expect(error.textContent).toContain('Sign in first');
@@ -174,6 +175,7 @@ describe('HopsworksPanel', () => {
     const projects = new ProjectModel();
     panel = new HopsworksPanel({ model: new HopsworksModel({ projects }) });
     Widget.attach(panel, document.body);
+    void panel.refresh();
 
     const active = await waitFor(() =>
       panel.node.querySelector('.hwl-active-project')
@@ -197,6 +199,7 @@ describe('HopsworksPanel', () => {
     });
     panel = new HopsworksPanel();
     Widget.attach(panel, document.body);
+    void panel.refresh();
 
     const message = await waitFor(() =>
       panel.node.querySelector('.hwl-mismatch')
@@ -224,6 +227,7 @@ describe('HopsworksPanel', () => {
     });
     panel = new HopsworksPanel();
     Widget.attach(panel, document.body);
+    void panel.refresh();
     const message = await waitFor(() =>
       panel.node.querySelector('.hwl-mismatch')
     );
@@ -233,6 +237,7 @@ describe('HopsworksPanel', () => {
     mockServer({}); // an older server: no hopsworks/context
     panel = new HopsworksPanel();
     Widget.attach(panel, document.body);
+    void panel.refresh();
     const old = await waitFor(() => panel.node.querySelector('.hwl-mismatch'));
     expect(old.textContent).toContain('does not match the server (API ?)');
   });
