@@ -386,10 +386,8 @@ export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
 export class HopsworksPanel extends SectionWidget {
   constructor(options: HopsworksPanel.IOptions = {}) {
     const translator = options.translator ?? nullTranslator;
-    super(
-      translator.load('hopsworks_lab').__('Project'),
-      'hwl-project-section'
-    );
+    const trans = translator.load('hopsworks_lab');
+    super(trans.__('Project'), 'hwl-project-section');
     this.model = options.model ?? new HopsworksModel();
     this._translator = translator;
   }
