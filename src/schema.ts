@@ -920,6 +920,18 @@ export interface components {
             status: components["schemas"]["ShareStatus"] | null;
             /** Format: date-time */
             created_at: string;
+            /** @description what the caller may do with it from this project (null in the public catalogue); the server checks every request anyway */
+            rights: components["schemas"]["DatasetRights"] | null;
+        };
+        DatasetRights: {
+            /** @description upload, mkdir, move, delete files */
+            write: boolean;
+            /** @description read the bytes out (Data Owners; code running as the project-user) */
+            download: boolean;
+            /** @description share, publish, change the preset (Data Owners of the owning project) */
+            manage: boolean;
+            /** @description delete the dataset itself (not a default dataset) */
+            delete: boolean;
         };
         DatasetList: {
             items: components["schemas"]["Dataset"][];

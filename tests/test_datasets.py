@@ -175,6 +175,50 @@ def test_data_scientist_rights(team: dict[str, Client]) -> None:
     assert put(code, "Training_Datasets/u.csv", b"x").status_code == 403
 
 
+def _rights(client: Client, project: str = "demo") -> dict[str, dict[str, bool]]:
+    items = client.get(f"api/projects/{project}/datasets").json()["items"]
+    return {d["name"]: d["rights"] for d in items}
+
+
+def test_datasets_say_what_the_caller_may_do_and_the_server_agrees(
+    team: dict[str, Client],
+) -> None:
+    """The rights a listing reports (for the UI's controls) match what requests then get."""
+    alice, bob, carol, code = team["alice"], team["bob"], team["carol"], team["bob_code"]
+    assert alice.post("api/projects/demo/datasets", json={"name": "raw"}).status_code == 201
+    put(alice, "raw/f.csv", b"1")
+    owner, scientist, running = _rights(alice), _rights(bob), _rights(code)
+    assert owner["Resources"] == {"write": True, "download": True, "manage": True, "delete": False}
+    assert owner["raw"]["delete"] is True
+    assert scientist["Resources"] == {
+        "write": True,
+        "download": False,
+        "manage": False,
+        "delete": False,
+    }
+    assert scientist["Logs"]["write"] is False and running["Logs"]["write"] is True
+    assert running["raw"]["write"] is False and running["raw"]["download"] is True
+    # ... and the server does what they say.
+    assert put(bob, "Logs/x", b"x").status_code == 403
+    assert get(bob, "raw/f.csv").status_code == 403
+    assert put(code, "raw/g.csv", b"x").status_code == 403
+    assert get(code, "raw/f.csv").status_code == 200
+    assert bob.delete("api/projects/demo/datasets/raw").status_code == 403
+    # A share: nothing usable while pending, read-only once accepted, managed by its owner.
+    alice.post("api/projects/demo/datasets/raw/shares", json={"project": "other"})
+    pending = _rights(carol, "other")["demo::raw"]
+    assert pending == {"write": False, "download": False, "manage": False, "delete": False}
+    carol.post("api/projects/other/shares/demo::raw/accept")
+    accepted = _rights(carol, "other")["demo::raw"]
+    assert accepted == {"write": False, "download": True, "manage": False, "delete": False}
+    assert put(carol, "demo::raw/h.csv", b"x", "other").status_code == 403
+    one = carol.get("api/projects/other/datasets/demo::raw").json()
+    assert one["rights"] == accepted
+    # The public catalogue is not seen from a project: no rights there.
+    alice.patch("api/projects/demo/datasets/raw", json={"public": True})
+    assert [d["rights"] for d in carol.get("api/datasets/public").json()["items"]] == [None]
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +100,7 @@ def dataset(d: DatasetView) -> dict[str, Any]:
         "permission": d.permission.value if d.permission else None,
         "status": d.status.value if d.status else None,
         "created_at": ts(d.created_at),
+        "rights": asdict(d.rights) if d.rights else None,
     }
 
 

@@ -27,6 +27,7 @@ from ..storage import Storage
 from .access import Need, ProjectAccess
 from .audit import AuditService
 from .ossync import OsSync
+from .rights import DatasetRights, dataset_rights
 
 DEFAULT_DATASETS: dict[str, DatasetPreset] = {
     "Jupyter": DatasetPreset.GROUP_WRITABLE,
@@ -60,6 +61,7 @@ class DatasetView:
     permission: SharePermission | None  # for shared datasets
     status: ShareStatus | None  # for shared datasets
     created_at: datetime
+    rights: DatasetRights | None = None  # the caller's, seen from the project (not in catalogues)
 
 
 @dataclass(frozen=True)
@@ -84,14 +86,34 @@ class Located:
     base: str  # storage folder of the real data
 
 
-def _own_view(d: Dataset) -> DatasetView:
+def _own_view(d: Dataset, actor: Actor, role: Role) -> DatasetView:
+    rights = dataset_rights(
+        role, actor.project_user, d.name, d.preset, None, default=d.name in DEFAULT_DATASETS
+    )
     return DatasetView(
-        d.name, d.project.name, d.description, d.preset, d.public, False, None, None, d.created_at
+        d.name,
+        d.project.name,
+        d.description,
+        d.preset,
+        d.public,
+        False,
+        None,
+        None,
+        d.created_at,
+        rights,
     )
 
 
-def _shared_view(sh: DatasetShare) -> DatasetView:
+def _shared_view(sh: DatasetShare, actor: Actor, role: Role) -> DatasetView:
     d = sh.dataset
+    rights = dataset_rights(
+        role,
+        actor.project_user,
+        d.name,
+        d.preset,
+        sh.permission,
+        usable=sh.status is ShareStatus.ACCEPTED,
+    )
     return DatasetView(
         f"{d.project.name}{SEP}{d.name}",
         d.project.name,
@@ -102,6 +124,7 @@ def _shared_view(sh: DatasetShare) -> DatasetView:
         sh.permission,
         sh.status,
         d.created_at,
+        rights,
     )
 
 
@@ -214,16 +237,20 @@ class DatasetService:
             shared = s.execute(
                 select(DatasetShare).where(DatasetShare.project_id == acc.project.id)
             ).scalars()
-            views = [_own_view(d) for d in own]
-            views += sorted((_shared_view(sh) for sh in shared), key=lambda v: v.name)
+            assert acc.role is not None
+            views = [_own_view(d, actor, acc.role) for d in own]
+            views += sorted(
+                (_shared_view(sh, actor, acc.role) for sh in shared), key=lambda v: v.name
+            )
             return views
 
     def get(self, actor: Actor, project: str, ref: str) -> DatasetView:
         with self.audit.transaction() as s:
             loc = self.locate(s, actor, project, ref, "dataset.read", "dataset.read")
             if loc.share is None:
-                return _own_view(loc.dataset)
-            return _shared_view(s.get(DatasetShare, (loc.dataset.id, loc.project.id)))
+                return _own_view(loc.dataset, actor, loc.role)
+            sh = s.get(DatasetShare, (loc.dataset.id, loc.project.id))
+            return _shared_view(sh, actor, loc.role)
 
     def create(
         self,
@@ -258,7 +285,8 @@ class DatasetService:
                 target=name,
                 detail={"preset": preset.value},
             )
-            return _own_view(d)
+            assert acc.role is not None
+            return _own_view(d, actor, acc.role)
 
     def update(
         self,
@@ -294,7 +322,8 @@ class DatasetService:
                 self.audit.append(
                     s, actor, "dataset.update", project=project, target=name, detail=changes
                 )
-            return _own_view(d)
+            assert acc.role is not None
+            return _own_view(d, actor, acc.role)
 
     def delete(self, actor: Actor, project: str, name: str) -> None:
         """Removes the data and every share of it."""
