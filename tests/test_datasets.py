@@ -14,6 +14,7 @@ import pytest
 from conftest import Client
 from test_auth import add_user
 
+from hopsworks_lab.api.base import PERSON_HEADER
 from hopsworks_lab.platform import Platform
 from hopsworks_lab.platform.actor import Actor
 from hopsworks_lab.platform.models import Principal
@@ -173,6 +174,30 @@ def test_data_scientist_rights(team: dict[str, Client]) -> None:
     assert get(code, "Training_Datasets/t.csv").content == b"a,b"
     assert put(code, "Logs/run.log", b"ok").status_code == 201
     assert put(code, "Training_Datasets/u.csv", b"x").status_code == 403
+
+
+def test_a_person_through_a_project_user_key_has_the_members_rights(
+    team: dict[str, Client],
+) -> None:
+    """A hub-spawned lab server forwards the browser's requests with its project-user key and
+    PERSON_HEADER: the person gets the member's rights (a Data Scientist does not export),
+    while the same key used by code reads freely. The header only ever narrows."""
+    alice, code = team["alice"], team["bob_code"]
+    put(alice, "Training_Datasets/t.csv", b"a,b")
+    person = {PERSON_HEADER: "1"}
+    assert get(code, "Training_Datasets/t.csv").content == b"a,b"
+    r = get(code, "Training_Datasets/t.csv", headers=person)
+    assert r.status_code == 403 and r.json()["error"] == "export_forbidden"
+    assert put(code, "Logs/run.log", b"ok").status_code == 201
+    r = code.put("api/projects/demo/files/Logs/by-hand.log", data=b"x", headers=person)
+    assert r.status_code == 403 and r.json()["error"] == "write_forbidden"
+    rights = {
+        d["name"]: d["rights"]
+        for d in code.get("api/projects/demo/datasets", headers=person).json()["items"]
+    }
+    assert rights["Logs"]["write"] is False and rights["Resources"]["download"] is False
+    # A person's own session is unaffected by the header.
+    assert get(alice, "Training_Datasets/t.csv", headers=person).content == b"a,b"
 
 
 def _rights(client: Client, project: str = "demo") -> dict[str, dict[str, bool]]:

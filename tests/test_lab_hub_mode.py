@@ -31,7 +31,7 @@ from tornado.simple_httpclient import HTTPTimeoutError
 
 from hopsworks_lab import __version__
 from hopsworks_lab.api import make_app, url_patterns
-from hopsworks_lab.api.base import NotFoundHandler
+from hopsworks_lab.api.base import PERSON_HEADER, NotFoundHandler
 from hopsworks_lab.api.handlers import API_VERSION
 from hopsworks_lab.platform import Platform, PlatformConfig
 from hopsworks_lab.platform.actor import Actor
@@ -145,6 +145,7 @@ def test_request_headers_carry_only_the_project_user_key() -> None:
         "Accept": "application/json",
         API_VERSION_HEADER: "1",
         "User-Agent": f"hopsworks-lab-server/{__version__}",
+        PERSON_HEADER: "1",  # a person at the browser: the member's rights
     }
 
 

@@ -3,6 +3,7 @@ platform errors to HTTP. Handlers stay thin: parse, call one service, render."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -35,6 +36,11 @@ JSON_BODY_MAX = 1024 * 1024
 # Optional extra way to identify the caller (e.g. the Jupyter user inside a lab server),
 # tried when the request carries no platform credentials.
 Authenticate = Callable[[web.RequestHandler], Awaitable[Actor | None]]
+# Sent by a hub-spawned lab server on what the browser asks through the server's
+# project-user key: a person is at the keyboard, so the member's rights apply (a Data
+# Scientist does not export), not those of code running in the project. It can only
+# narrow what a key may do, so anyone may send it.
+PERSON_HEADER = "X-Hopsworks-Person"
 
 
 class PlatformHandler(web.RequestHandler):
@@ -92,6 +98,8 @@ class PlatformHandler(web.RequestHandler):
                     "'Authorization: Bearer <token>'",
                     code="unauthenticated",
                 )
+            if self._actor.project_user and self.request.headers.get(PERSON_HEADER) == "1":
+                self._actor = dataclasses.replace(self._actor, project_user=False)
         except Unauthorized as e:
             await self.call(
                 self.platform.audit.record,

@@ -153,6 +153,15 @@ class PlatformConfig(Configurable):
         "for projects whose compute quota an administrator has not set; -1: unlimited.",
     ).tag(config=True)
 
+    standalone_user = Unicode(
+        "",
+        help=(
+            "The platform user a standalone `jupyter lab` (one without a hub) acts as; it "
+            "must exist (`hopsworks-lab admin user-add`). Default: the first administrator. "
+            "Hub-spawned servers always act as the user who signed in to the hub."
+        ),
+    ).tag(config=True)
+
     organisation = Unicode(
         "hopsworks-lab", help="Organisation name (O=) written into issued certificates."
     ).tag(config=True)

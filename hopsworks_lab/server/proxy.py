@@ -25,6 +25,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.simple_httpclient import HTTPTimeoutError
 
 from .. import __version__
+from ..api.base import PERSON_HEADER
 from .context import API_VERSION_HEADER, LabContext
 from .handlers import LabError, LabHandler
 
@@ -95,6 +96,7 @@ def request_headers(incoming: httputil.HTTPHeaders, api_key: str) -> dict[str, s
     """What the platform gets: the allowlisted headers and the project-user's credentials."""
     headers = {name: incoming[name] for name in REQUEST_HEADERS if name in incoming}
     headers["Authorization"] = f"ApiKey {api_key}"
+    headers[PERSON_HEADER] = "1"  # the browser's requests: the member's rights, not code's
     headers["User-Agent"] = f"hopsworks-lab-server/{__version__}"
     return headers
 

@@ -24,7 +24,12 @@ def lab_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
 
 def local_actor(platform: Platform, username: str = FIRST_ADMIN) -> Any:
     with platform.db.transaction() as s:
-        user = s.execute(select(User).where(User.username == username)).scalar_one()
+        user = s.execute(select(User).where(User.username == username)).scalar()
+        if user is None:
+            raise ValueError(
+                f"PlatformConfig.standalone_user: no platform user {username!r} "
+                "(create it with `hopsworks-lab admin user-add`)"
+            )
         actor = Actor(user.id, user.username, user.is_admin, "local")
 
     async def authenticate(handler: web.RequestHandler) -> Actor | None:
@@ -43,6 +48,9 @@ def mount(serverapp: Any, base: str) -> None:
         )
     web_app = serverapp.web_app
     web_app.settings["hopsworks_platform"] = platform
-    web_app.settings["hopsworks_authenticate"] = local_actor(platform)
+    user = config.standalone_user or FIRST_ADMIN
+    web_app.settings["hopsworks_authenticate"] = local_actor(platform, user)
     web_app.add_handlers(".*$", [(p, lab_handler(h)) for p, h in url_patterns(base)])
-    serverapp.log.info("hopsworks-lab: platform API at %sapi/ (home %s)", base, config.home)
+    serverapp.log.info(
+        "hopsworks-lab: platform API at %sapi/ (home %s), acting as %s", base, config.home, user
+    )
