@@ -5,9 +5,7 @@ The platform home is prepared with the Python API before the lab starts (first a
 project ``demo`` owned by ``admin``); the lab then mounts the platform API in-process at
 ``/hopsworks/api/`` and the sidebar panel shows the signed-in user and their projects.
 
-Everything lives in this module (no ``ui-tests/conftest.py``): ``tests/test_auth.py`` does
-``from conftest import ...``, and a second top-level ``conftest`` module could shadow the one
-in ``tests/`` depending on the order of the paths given to pytest.
+The lab and the browser come from ``labkit`` (shared by the browser tests).
 
 Artifacts (gitignored) go to ``<repo>/test-artifacts/``: ``jupyter-lab.log`` (the server's
 output, appended to the report of any failing test here), ``browser-console.log`` and
@@ -16,96 +14,23 @@ output, appended to the report of any failing test here), ``browser-console.log`
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from labkit import ARTIFACTS, UI_TIMEOUT_MS, Lab, chromium, running_lab
 
 from hopsworks_lab.platform import Platform, PlatformConfig
 from hopsworks_lab.platform.actor import Actor
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
-from hopsworks_lab.platform.config import ENV_DB_URL, ENV_HOME
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TOKEN = "hopsworks-lab-ui-test-token"
 ADMIN_PASSWORD = "ui-test-admin-password"
 PROJECT = "demo"
-START_TIMEOUT = 60.0
-UI_TIMEOUT_MS = 30_000
-
-
-def need(condition: Any, reason: str) -> None:
-    """Skip locally when a prerequisite is missing; fail in CI (as ``tests/conftest.py``)."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 200) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as e:
-        return f"(no log: {e})"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-class Lab:
-    """A running ``jupyter lab``: its URL, token, platform home and log."""
-
-    def __init__(self, url: str, token: str, home: Path, log: Path) -> None:
-        self.url = url.rstrip("/") + "/"
-        self.token = token
-        self.home = home
-        self.log = log
-
-    def api(self, path: str, auth: str | None = None, **kw: Any) -> requests.Response:
-        headers = {"Authorization": auth} if auth else {}
-        return requests.get(
-            f"{self.url}hopsworks/api/{path.lstrip('/')}", headers=headers, timeout=30, **kw
-        )
-
-
-class _LogOnFailure:
-    """A pytest plugin, registered while the lab runs: appends the lab's log to the report
-    of every failing test of this module (shown under the traceback)."""
-
-    def __init__(self, log: Path, rootpath: Path) -> None:
-        self.log, self.rootpath = log, rootpath
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        here = (self.rootpath / report.fspath).resolve() == Path(__file__).resolve()
-        if report.failed and here:
-            report.sections.append((f"jupyter-lab log ({self.log})", _tail(self.log)))
 
 
 def _prepare_home(home: Path) -> None:
@@ -125,119 +50,20 @@ def _prepare_home(home: Path) -> None:
         platform.close()
 
 
-def _user_settings(settings_dir: Path) -> None:
-    """No news/update toasts (the machine is offline; they would also cover the panel)."""
-    path = settings_dir / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-
-
-def _wait_ready(proc: subprocess.Popen, runtime: Path, log: Path) -> str:
-    """The server's URL once ``/api/status`` answers; fails with the log tail otherwise."""
-    info = runtime / f"jpserver-{proc.pid}.json"
-    deadline = time.monotonic() + START_TIMEOUT
-    url = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{_tail(log)}")
-        if url is None and info.exists():
-            try:
-                url = json.loads(info.read_text())["url"]
-            except (ValueError, KeyError):
-                url = None  # being written
-        if url is not None:
-            try:
-                r = requests.get(f"{url}api/status", params={"token": TOKEN}, timeout=2)
-                if r.status_code == 200:
-                    return url
-            except requests.RequestException:
-                pass
-        time.sleep(0.1)
-    pytest.fail(f"jupyter lab did not answer within {START_TIMEOUT:.0f}s:\n{_tail(log)}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()  # SIGTERM: the server shuts down cleanly
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Lab]:
     tmp = tmp_path_factory.mktemp("lab")
-    home, root, runtime = tmp / "home", tmp / "root", tmp / "runtime"
-    config_dir, data_dir = tmp / "config", tmp / "data"
-    workspaces, settings = tmp / "workspaces", tmp / "user-settings"
-    for d in (root, runtime, config_dir, data_dir, workspaces):
-        d.mkdir()
+    home = tmp / "home"
     _prepare_home(home)
-    _user_settings(settings)
-
     ARTIFACTS.mkdir(exist_ok=True)
-    log = ARTIFACTS / "jupyter-lab.log"
-    env = dict(os.environ)
-    env.pop(ENV_DB_URL, None)  # the lab must use the SQLite file of the prepared home
-    env.pop(ENV_ADMIN_PASSWORD, None)
-    env.update(
-        {
-            ENV_HOME: str(home),
-            # Only the *user* dirs are replaced: the venv's share/ and etc/ (where the lab
-            # and server extensions are installed) stay on Jupyter's search paths.
-            "JUPYTER_CONFIG_DIR": str(config_dir),
-            "JUPYTER_DATA_DIR": str(data_dir),
-            "JUPYTER_RUNTIME_DIR": str(runtime),
-        }
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        # Should the port be taken meanwhile, the server tries the next ones; the URL is
-        # read from its runtime file.
-        f"--port={_free_port()}",
-        f"--IdentityProvider.token={TOKEN}",
-        f"--ServerApp.root_dir={root}",
-        "--PlatformConfig.isolation=none",
-        f"--LabApp.workspaces_dir={workspaces}",
-        f"--LabApp.user_settings_dir={settings}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--ServerApp.terminals_enabled=False",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-
-    plugin = _LogOnFailure(log, request.config.rootpath)
-    request.config.pluginmanager.register(plugin, f"hopsworks-lab-log-{id(plugin)}")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-        try:
-            url = _wait_ready(proc, runtime, log)
-            yield Lab(url, TOKEN, home, log)
-        finally:
-            _stop(proc)
-            request.config.pluginmanager.unregister(plugin)
+    with running_lab(tmp, home, ARTIFACTS / "jupyter-lab.log", request) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    need(CHROMIUM.exists(), f"Debian Chromium is not installed at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 # -- the platform API through the lab server -------------------------------------------------
@@ -245,7 +71,7 @@ def browser() -> Iterator[Any]:
 
 def test_server_extension_uses_prepared_home(lab: Lab) -> None:
     log = lab.log.read_text(errors="replace")
-    assert f"platform API at /hopsworks/api/ (home {lab.home})" in log
+    assert f"platform API at /hopsworks/api/ (home {lab.home}), acting as admin" in log
     # The home was initialised before the lab started: no new admin (nor password) here.
     assert "with admin password" not in log
 
