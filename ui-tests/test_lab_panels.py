@@ -1,0 +1,377 @@
+"""The Hopsworks sidebar's panels in Debian Chromium, against real ``jupyter lab`` servers on
+one platform home: alice (Data Owner of ``demo`` and ``other``) in one lab, bob (a Data
+Scientist in ``demo``) in another (``PlatformConfig.standalone_user``).
+
+What a user does: see the project's quotas and certificate, manage members, upload a file
+with progress (and cancel one), share a dataset to another project, accept it there, read it
+from the target (in the editor, through the Hopsworks drive), unshare it; a Data Scientist
+sees no share or delete controls. Screenshots of each panel go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from labkit import ARTIFACTS, UI_TIMEOUT_MS, Lab, chromium, running_lab
+
+from hopsworks_lab.platform import Platform, PlatformConfig
+from hopsworks_lab.platform.actor import Actor
+from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
+from hopsworks_lab.platform.models import Role
+
+pytestmark = pytest.mark.browser
+
+ADMIN_PASSWORD = "ui-panels-admin-password"
+GIB = 1 << 30
+
+
+def _prepare_home(home: Path) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(ENV_ADMIN_PASSWORD, ADMIN_PASSWORD)
+        platform, _ = Platform.init(
+            PlatformConfig(
+                home=str(home),
+                db_url=f"sqlite:///{home / 'metadata.db'}",
+                isolation="none",
+                argon2_time_cost=1,
+                argon2_memory_kib=1024,
+            )
+        )
+    system = Actor.system()
+    try:
+        for name in ("alice", "bob", "carol"):
+            platform.users.create(system, name, f"{name}-password-1")
+        platform.projects.create(system, "demo", "Demo project", owner="alice")
+        platform.projects.create(system, "other", "Another team", owner="alice")
+        platform.members.add(system, "demo", "bob", Role.DATA_SCIENTIST)
+        platform.quotas.set(system, "demo", GIB, 1000)
+    finally:
+        platform.close()
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("panels") / "home"
+    _prepare_home(home)
+    ARTIFACTS.mkdir(exist_ok=True)
+    return home
+
+
+@pytest.fixture(scope="module")
+def alice(
+    home: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Lab]:
+    tmp = tmp_path_factory.mktemp("alice-lab")
+    log = ARTIFACTS / "jupyter-lab-alice.log"
+    with running_lab(tmp, home, log, request, "--PlatformConfig.standalone_user=alice") as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def bob(
+    home: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Lab]:
+    tmp = tmp_path_factory.mktemp("bob-lab")
+    log = ARTIFACTS / "jupyter-lab-bob.log"
+    with running_lab(tmp, home, log, request, "--PlatformConfig.standalone_user=bob") as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as b:
+        yield b
+
+
+class Session:
+    """A browser page on a lab with the Hopsworks sidebar open; collects page errors."""
+
+    def __init__(self, browser: Any, lab: Lab, name: str) -> None:
+        self.context = browser.new_context(
+            viewport={"width": 1400, "height": 1000}, accept_downloads=True
+        )
+        self.page = self.context.new_page()
+        self.name = name
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(f"{lab.url}lab?token={lab.token}")
+        self.page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+        self.page.locator('.jp-SideBar [role="tab"][data-id="hopsworks-lab-panel"]').click()
+        self.sidebar = self.page.locator("#hopsworks-lab-panel")
+
+    def section(self, cls: str) -> Any:
+        """A section of the sidebar (expanded)."""
+        from playwright.sync_api import expect
+
+        section = self.sidebar.locator(f".{cls}")
+        expect(section).to_have_count(1, timeout=UI_TIMEOUT_MS)
+        if not section.is_visible():
+            # the accordion's header of a collapsed section sits just before it
+            self.sidebar.locator(".jp-AccordionPanel-title", has_text=self._label(cls)).click()
+        expect(section).to_be_visible()
+        return section
+
+    @staticmethod
+    def _label(cls: str) -> str:
+        return {
+            "hwl-project-section": "Project",
+            "hwl-members-section": "Members",
+            "hwl-datasets-section": "Datasets",
+            "hwl-sharing-section": "Sharing",
+        }[cls]
+
+    def select_project(self, name: str) -> None:
+        from playwright.sync_api import expect
+
+        self.sidebar.locator("select.hwl-project-select").select_option(name)
+        expect(self.sidebar.locator(".hwl-active-project")).to_have_attribute("data-project", name)
+
+    def dialog_accept(self) -> None:
+        self.page.locator(".jp-Dialog .jp-mod-accept").click()
+
+    def screenshot(self, what: str) -> None:
+        self.sidebar.screenshot(path=str(ARTIFACTS / f"panel-{what}-{self.name}.png"))
+
+    def close(self) -> None:
+        try:
+            assert not self.errors, self.errors
+        finally:
+            self.context.close()
+
+
+@pytest.fixture
+def as_alice(browser: Any, alice: Lab) -> Iterator[Session]:
+    session = Session(browser, alice, "alice")
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture
+def as_bob(browser: Any, bob: Lab) -> Iterator[Session]:
+    session = Session(browser, bob, "bob")
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def test_project_quotas_certificate_and_a_new_project(as_alice: Session, alice: Lab) -> None:
+    from playwright.sync_api import expect
+
+    s = as_alice
+    s.select_project("demo")
+    project = s.section("hwl-project-section")
+    # The quota of demo (1 GiB, 1000 files) with usage bars.
+    quota = project.locator(".hwl-quota")
+    expect(quota).to_contain_text("1 GiB", timeout=UI_TIMEOUT_MS)
+    expect(quota.locator("progress, [role=progressbar]").first).to_be_visible()
+    # The certificate of demo__alice, downloaded as one PEM bundle.
+    expect(project).to_contain_text("demo__alice", timeout=UI_TIMEOUT_MS)
+    with s.page.expect_download() as download:
+        project.get_by_role("button", name=re.compile("Download certificate", re.I)).click()
+    path = download.value.path()
+    pem = Path(path).read_text()
+    assert download.value.suggested_filename == "demo__alice.pem"
+    assert pem.count("BEGIN CERTIFICATE") == 2 and "ENCRYPTED PRIVATE KEY" in pem
+    s.screenshot("project")
+
+    # A new project: created, and made the active one.
+    project.get_by_role("button", name=re.compile("New project|Create project", re.I)).click()
+    dialog = s.page.locator(".jp-Dialog")
+    dialog.locator("input").first.fill("fresh")
+    s.dialog_accept()
+    expect(s.sidebar.locator(".hwl-active-project")).to_have_attribute(
+        "data-project", "fresh", timeout=UI_TIMEOUT_MS
+    )
+    r = alice.call("GET", "projects/fresh")
+    assert r.status_code == 200 and r.json()["role"] == "DATA_OWNER"
+
+    # A bad name: the server's message, nothing created.
+    project.get_by_role("button", name=re.compile("New project|Create project", re.I)).click()
+    dialog.locator("input").first.fill("no spaces allowed")
+    s.dialog_accept()
+    expect(s.page.locator(".Toastify__toast, .hwl-error").first).to_be_visible(
+        timeout=UI_TIMEOUT_MS
+    )
+    names = [p["name"] for p in alice.call("GET", "projects").json()["items"]]
+    assert "no spaces allowed" not in names
+
+
+def test_members_add_change_remove(as_alice: Session, alice: Lab) -> None:
+    from playwright.sync_api import expect
+
+    s = as_alice
+    s.select_project("demo")
+    members = s.section("hwl-members-section")
+    expect(members.locator('[data-username="bob"]')).to_contain_text(
+        "DATA_SCIENTIST", timeout=UI_TIMEOUT_MS
+    )
+    members.locator("input").first.fill("carol")
+    members.locator("select.hwl-member-add-role, select").last.select_option("DATA_SCIENTIST")
+    members.get_by_role("button", name=re.compile("^Add", re.I)).click()
+    carol = members.locator('[data-username="carol"]')
+    expect(carol).to_be_visible(timeout=UI_TIMEOUT_MS)
+    carol.locator("select").select_option("DATA_OWNER")
+    expect(carol.locator("select")).to_have_value("DATA_OWNER")
+    roles = {
+        m["username"]: m["role"] for m in alice.call("GET", "projects/demo/members").json()["items"]
+    }
+    assert roles["carol"] == "DATA_OWNER"
+    s.screenshot("members")
+    carol.get_by_role("button", name=re.compile("Remove", re.I)).click()
+    s.dialog_accept()
+    expect(carol).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    names = {m["username"] for m in alice.call("GET", "projects/demo/members").json()["items"]}
+    assert names == {"alice", "bob"}
+
+
+def _throttle_uploads(s: Session, bytes_per_second: int) -> None:
+    """Slow the browser's uploads down (Chromium's network emulation) so progress shows."""
+    cdp = s.context.new_cdp_session(s.page)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_second,
+        },
+    )
+
+
+def _open_dataset(datasets: Any, name: str) -> None:
+    datasets.locator(f'.hwl-dataset[data-dataset="{name}"]').first.click()
+
+
+def test_upload_with_progress_and_cancel(as_alice: Session, alice: Lab, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    s = as_alice
+    s.select_project("demo")
+    datasets = s.section("hwl-datasets-section")
+    _open_dataset(datasets, "Resources")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(6 << 20))
+    _throttle_uploads(s, 2 << 20)  # ~3 s for 6 MiB
+
+    datasets.locator('input[type="file"]').set_input_files(str(big))
+    upload = datasets.locator('.hwl-upload[data-name="big.bin"]')
+    bar = upload.locator("progress.hwl-upload-progress")
+    expect(bar).to_be_visible(timeout=UI_TIMEOUT_MS)
+    # The bar moves: some bytes sent, not all yet.
+    s.page.wait_for_function(
+        "el => el.value > 0 && el.value < el.max", arg=bar.element_handle(), timeout=UI_TIMEOUT_MS
+    )
+    s.screenshot("datasets-upload")
+    expect(datasets.locator('.hwl-file[data-path="Resources/big.bin"]')).to_be_visible(
+        timeout=60_000
+    )
+    r = alice.call("GET", "projects/demo/files/Resources/big.bin")
+    assert r.status_code == 200 and r.content == big.read_bytes()
+
+    # A cancelled upload leaves nothing behind.
+    other = tmp_path / "cancelled.bin"
+    other.write_bytes(os.urandom(6 << 20))
+    datasets.locator('input[type="file"]').set_input_files(str(other))
+    upload = datasets.locator('.hwl-upload[data-name="cancelled.bin"]')
+    bar = upload.locator("progress.hwl-upload-progress")
+    s.page.wait_for_function("el => el.value > 0", arg=bar.element_handle(), timeout=UI_TIMEOUT_MS)
+    upload.get_by_role("button", name=re.compile("Cancel", re.I)).click()
+    expect(upload).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    listing = alice.call("GET", "projects/demo/files/Resources").json()["items"]
+    assert [e["name"] for e in listing if e["name"].startswith("cancelled")] == []
+    s.screenshot("datasets")
+
+
+def test_share_accept_read_unshare(as_alice: Session, alice: Lab) -> None:
+    from playwright.sync_api import expect
+
+    s = as_alice
+    r = alice.call("PUT", "projects/demo/files/Resources/hello.txt", data=b"hello from demo\n")
+    assert r.status_code in (200, 201), r.text
+    s.select_project("demo")
+    sharing = s.section("hwl-sharing-section")
+    sharing.get_by_role("button", name="Share Resources").click()
+    dialog = s.page.locator(".jp-Dialog")
+    dialog.locator("input").first.fill("other")
+    s.dialog_accept()
+    target = sharing.locator('[data-dataset="Resources"] [data-target="other"]')
+    expect(target).to_contain_text(re.compile("pending", re.I), timeout=UI_TIMEOUT_MS)
+    s.screenshot("sharing")
+
+    # In the target project: accept the offer, then read the data.
+    s.select_project("other")
+    sharing = s.section("hwl-sharing-section")
+    sharing.get_by_role("button", name="Accept demo::Resources").click()
+    datasets = s.section("hwl-datasets-section")
+    shared = datasets.locator('.hwl-dataset[data-dataset="demo::Resources"]')
+    expect(shared).to_contain_text(re.compile("read.only", re.I), timeout=UI_TIMEOUT_MS)
+    _open_dataset(datasets, "demo::Resources")
+    hello = datasets.locator('.hwl-file[data-path="demo::Resources/hello.txt"]')
+    expect(hello).to_be_visible(timeout=UI_TIMEOUT_MS)
+    hello.get_by_role("button", name="Open demo::Resources/hello.txt").click()
+    editor = s.page.locator(".jp-FileEditor .cm-content")
+    expect(editor).to_contain_text("hello from demo", timeout=UI_TIMEOUT_MS)
+    # read-only: no upload into it
+    expect(datasets.get_by_role("button", name="Upload files")).to_have_count(0)
+
+    # Back in demo: unshare; the target loses it.
+    s.select_project("demo")
+    sharing = s.section("hwl-sharing-section")
+    sharing.get_by_role("button", name="Unshare Resources with other").click()
+    s.dialog_accept()
+    expect(sharing.locator('[data-dataset="Resources"] [data-target="other"]')).to_have_count(
+        0, timeout=UI_TIMEOUT_MS
+    )
+    names = [d["name"] for d in alice.call("GET", "projects/other/datasets").json()["items"]]
+    assert "demo::Resources" not in names
+
+
+def test_data_scientist_sees_no_share_or_delete_controls(as_bob: Session, bob: Lab) -> None:
+    from playwright.sync_api import expect
+
+    s = as_bob
+    r = bob.call("PUT", "projects/demo/files/Resources/mine.txt", data=b"by bob")
+    assert r.status_code in (200, 201), r.text
+    expect(s.sidebar.locator(".hwl-active-project")).to_have_attribute(
+        "data-project", "demo", timeout=UI_TIMEOUT_MS
+    )
+    datasets = s.section("hwl-datasets-section")
+    expect(datasets.locator('.hwl-dataset[data-dataset="Resources"]')).to_be_visible(
+        timeout=UI_TIMEOUT_MS
+    )
+    # No dataset can be deleted or created by a Data Scientist.
+    expect(datasets.get_by_role("button", name=re.compile("^Delete dataset", re.I))).to_have_count(
+        0
+    )
+    expect(datasets.get_by_role("button", name=re.compile("New dataset", re.I))).to_have_count(0)
+    _open_dataset(datasets, "Resources")
+    mine = datasets.locator('.hwl-file[data-path="Resources/mine.txt"]')
+    expect(mine).to_be_visible(timeout=UI_TIMEOUT_MS)
+    # No download (export) for a Data Scientist.
+    expect(mine.get_by_role("button", name=re.compile("^Download", re.I))).to_have_count(0)
+    expect(mine.get_by_role("link", name=re.compile("^Download", re.I))).to_have_count(0)
+    s.screenshot("datasets")
+
+    sharing = s.section("hwl-sharing-section")
+    expect(sharing.locator('[data-dataset="Resources"]').first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    for name in ("Share", "Unshare", "Publish", "Accept"):
+        expect(sharing.get_by_role("button", name=re.compile(f"^{name}", re.I))).to_have_count(0)
+    s.screenshot("sharing")
+
+    members = s.section("hwl-members-section")
+    expect(members.locator('[data-username="alice"]')).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(members.get_by_role("button", name=re.compile("^(Add|Remove)", re.I))).to_have_count(0)
+    expect(members.locator("select")).to_have_count(0)
+    s.screenshot("members")
+
+    # The server refuses anyway.
+    r = bob.call("POST", "projects/demo/datasets/Resources/shares", json={"project": "other"})
+    assert r.status_code == 403
