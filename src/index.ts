@@ -16,6 +16,8 @@ import { createApiClient } from './client';
 import { IProjectModel, ProjectModel } from './model';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { HopsworksModel, HopsworksPanel } from './panel';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { sharingPlugin } from './sharing';
 import {
   DEFAULT_PREFERENCES,
   HopsworksSidebar,
@@ -158,4 +160,4 @@ const projectPlugin: JupyterFrontEndPlugin<IProjectModel> = {
     sidebar.model.projects
 };
 
-export default [plugin, projectPlugin];
+export default [plugin, projectPlugin, sharingPlugin];
