@@ -17,6 +17,8 @@ import { IProjectModel, ProjectModel } from './model';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { HopsworksModel, HopsworksPanel } from './panel';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
+import { membersPlugin } from './members';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { sharingPlugin } from './sharing';
 import {
   DEFAULT_PREFERENCES,
@@ -99,7 +101,7 @@ const plugin: JupyterFrontEndPlugin<IHopsworksSidebar> = {
         onClick: () => sidebar.refresh()
       })
     );
-    sidebar.addSection(new HopsworksPanel({ model, translator }), 100);
+    sidebar.addSection(new HopsworksPanel({ sidebar, translator }), 100);
     app.shell.add(sidebar, 'left', { rank: 1000 });
     if (restorer) {
       restorer.add(sidebar, sidebar.id);
@@ -160,4 +162,4 @@ const projectPlugin: JupyterFrontEndPlugin<IProjectModel> = {
     sidebar.model.projects
 };
 
-export default [plugin, projectPlugin, sharingPlugin];
+export default [plugin, projectPlugin, membersPlugin, sharingPlugin];

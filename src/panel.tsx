@@ -1,7 +1,14 @@
-import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { Clipboard, Notification } from '@jupyterlab/apputils';
 import {
-  refreshIcon,
-  ToolbarButtonComponent,
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
+import {
+  addIcon,
+  Button,
+  copyIcon,
+  downloadIcon,
   UseSignal
 } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -13,12 +20,23 @@ import {
   ILabContext,
   Project,
   ProjectRole,
+  Schemas,
   User,
   versionMismatch
 } from './api';
 import { ApiClient, createApiClient, unwrap } from './client';
 import { ProjectModel } from './model';
-import { SectionWidget } from './sidebar';
+import {
+  certificateBundleFile,
+  formatBytes,
+  formatHours,
+  formatNumber,
+  IProjectInfoState,
+  ProjectInfoModel,
+  saveFile,
+  usagePercent
+} from './projectInfo';
+import { IHopsworksSidebar, SectionWidget } from './sidebar';
 
 /**
  * What the panel shows.
@@ -180,6 +198,19 @@ export class HopsworksModel {
     });
   }
 
+  /**
+   * Create a project (`POST /api/projects`; the user becomes its Data
+   * Owner), reload the projects and, standalone, make it the active one
+   * (which asks the sections to reload). A refusal is thrown as an
+   * {@link APIError} and changes nothing.
+   */
+  async createProject(body: Schemas['ProjectCreate']): Promise<Project> {
+    const project = await unwrap(this.client.POST('/api/projects', { body }));
+    await this.refresh();
+    this.projects.select(project.name);
+    return project;
+  }
+
   private _setState(state: IPanelState): void {
     this._state = state;
     this._stateChanged.emit(state);
@@ -238,7 +269,6 @@ function contextFailure(error: unknown): Partial<IPanelState> {
  */
 export interface IHopsworksViewProps {
   state: IPanelState;
-  onRefresh: () => void;
   /**
    * The active project, and whether it is fixed (a hub-spawned server).
    */
@@ -248,6 +278,18 @@ export interface IHopsworksViewProps {
    * Called with the project the user picks (standalone).
    */
   onSelect?: (project: string) => void;
+  /**
+   * Called when the user asks to create a project (no button without it,
+   * nor in a hub-spawned server: its project-bound key cannot create one).
+   */
+  onCreate?: () => void;
+  /**
+   * The active project's usage and certificate (not shown without it).
+   */
+  info?: IProjectInfoState;
+  onShowCertificate?: () => void;
+  onDownloadCertificate?: () => void;
+  onCopyPassword?: () => void;
   translator?: ITranslator;
 }
 
@@ -255,24 +297,15 @@ export interface IHopsworksViewProps {
  * Render the panel's state.
  */
 export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
-  const { state, onRefresh } = props;
+  const { state, info } = props;
   const trans = (props.translator ?? nullTranslator).load('hopsworks_lab');
   const { user, projects, errors, loading, context, mismatch } = state;
   const active = props.activeProject ?? null;
   const members = projects ? memberProjects(projects) : [];
+  const ready = context !== null && !mismatch;
 
   return (
     <div className="hwl-panel-body">
-      <div className="hwl-header">
-        <h2 className="hwl-title">{trans.__('Hopsworks')}</h2>
-        <ToolbarButtonComponent
-          className="hwl-refresh"
-          icon={refreshIcon}
-          tooltip={trans.__('Refresh')}
-          onClick={onRefresh}
-          enabled={!loading}
-        />
-      </div>
       {loading && (
         <div className="hwl-loading" role="status">
           {trans.__('Loading…')}
@@ -302,7 +335,7 @@ export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
           )}
         </div>
       )}
-      {context && !mismatch && props.locked && active && (
+      {ready && props.locked && active && (
         <div
           className="hwl-active-project"
           data-mode="hub"
@@ -313,7 +346,7 @@ export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
           <span className="hwl-active-name">{active}</span>
         </div>
       )}
-      {context && !mismatch && !props.locked && members.length > 0 && (
+      {ready && !props.locked && members.length > 0 && (
         <label
           className="hwl-active-project"
           data-mode="standalone"
@@ -332,6 +365,32 @@ export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
             ))}
           </select>
         </label>
+      )}
+      {ready && !props.locked && props.onCreate && (
+        <div className="hwl-project-actions">
+          <Button
+            className="hwl-create-project-button"
+            small
+            minimal
+            title={trans.__('Create a new project; you become its Data Owner')}
+            onClick={props.onCreate}
+          >
+            <addIcon.react tag="span" className="hwl-button-icon" />
+            {trans.__('New project')}
+          </Button>
+        </div>
+      )}
+      {ready && info && active && info.project === active && (
+        <>
+          <ProjectUsage info={info} trans={trans} />
+          <CertificateView
+            info={info}
+            onShow={props.onShowCertificate}
+            onDownload={props.onDownloadCertificate}
+            onCopyPassword={props.onCopyPassword}
+            trans={trans}
+          />
+        </>
       )}
       {projects && (
         <div className="hwl-projects">
@@ -379,49 +438,385 @@ export function HopsworksView(props: IHopsworksViewProps): JSX.Element {
 }
 
 /**
- * The Project section of the sidebar: the active project (the server's own
- * in a hub-spawned server, a choice among the user's projects otherwise),
- * the signed-in user and their projects.
+ * One used-of-limit line with its bar; an unlimited limit (-1) shows
+ * "unlimited" and no bar.
+ */
+function UsageRow(props: {
+  kind: string;
+  label: string;
+  used: number;
+  limit: number;
+  format: (value: number) => string;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { kind, label, used, limit, format, trans } = props;
+  const percent = usagePercent(used, limit);
+  const level =
+    percent === null
+      ? ''
+      : percent >= 100
+        ? ' hwl-mod-full'
+        : percent >= 90
+          ? ' hwl-mod-warn'
+          : '';
+  return (
+    <div
+      className="hwl-usage-row"
+      data-usage={kind}
+      data-unlimited={percent === null ? 'true' : 'false'}
+    >
+      <div className="hwl-usage-text">
+        <span className="hwl-usage-label">{label}</span>
+        <span className="hwl-usage-value">
+          {percent === null
+            ? trans.__('%1 used, unlimited', format(used))
+            : trans.__('%1 of %2', format(used), format(limit))}
+        </span>
+      </div>
+      {percent !== null && (
+        <div
+          className={'hwl-usage-bar' + level}
+          role="progressbar"
+          aria-label={label}
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={Math.round(percent)}
+        >
+          <div className="hwl-usage-fill" style={{ width: `${percent}%` }} />
+        </div>
+      )}
+    </div>
+  );
+}
+
+/**
+ * The active project's storage quota and compute usage.
+ */
+function ProjectUsage(props: {
+  info: IProjectInfoState;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { info, trans } = props;
+  const { quota, compute } = info;
+  return (
+    <div className="hwl-usage">
+      <h3 className="hwl-section-title">{trans.__('Usage')}</h3>
+      {info.loading && !quota && !compute && (
+        <div className="hwl-loading" role="status">
+          {trans.__('Loading…')}
+        </div>
+      )}
+      {quota && (
+        <>
+          <UsageRow
+            kind="storage"
+            label={trans.__('Storage')}
+            used={quota.bytes_used}
+            limit={quota.bytes_limit}
+            format={formatBytes}
+            trans={trans}
+          />
+          <UsageRow
+            kind="files"
+            label={trans.__('Files')}
+            used={quota.files_used}
+            limit={quota.files_limit}
+            format={formatNumber}
+            trans={trans}
+          />
+        </>
+      )}
+      {info.quotaError && (
+        <div className="hwl-error" role="alert">
+          <p className="hwl-error-message">{info.quotaError}</p>
+        </div>
+      )}
+      {compute && (
+        <>
+          <UsageRow
+            kind="gpu-hours"
+            label={trans.__('GPU hours')}
+            used={compute.gpu_hours_used}
+            limit={compute.gpu_hours_limit}
+            format={formatHours}
+            trans={trans}
+          />
+          <UsageRow
+            kind="cpu-hours"
+            label={trans.__('CPU hours')}
+            used={compute.cpu_hours_used}
+            limit={compute.cpu_hours_limit}
+            format={formatHours}
+            trans={trans}
+          />
+          {compute.live_allocations > 0 && (
+            <p className="hwl-usage-live" data-live={compute.live_allocations}>
+              {trans._n(
+                'In use now: %2 GPUs, %3 CPUs (%1 running server or job)',
+                'In use now: %2 GPUs, %3 CPUs (%1 running servers or jobs)',
+                compute.live_allocations,
+                compute.gpus_in_use,
+                formatNumber(compute.cpus_in_use)
+              )}
+            </p>
+          )}
+        </>
+      )}
+      {info.computeError && (
+        <div className="hwl-error" role="alert">
+          <p className="hwl-error-message">{info.computeError}</p>
+        </div>
+      )}
+    </div>
+  );
+}
+
+/**
+ * The user's certificate in the active project (fetched when asked for),
+ * the bundle download and the key password.
+ */
+function CertificateView(props: {
+  info: IProjectInfoState;
+  onShow?: () => void;
+  onDownload?: () => void;
+  onCopyPassword?: () => void;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { info, trans } = props;
+  const certificate = info.certificate;
+  const [revealed, setRevealed] = React.useState(false);
+  const expiry = certificate ? certificateExpiry(certificate.not_after) : null;
+  return (
+    <div
+      className="hwl-certificate"
+      data-common-name={certificate?.common_name ?? ''}
+    >
+      <h3 className="hwl-section-title">{trans.__('Certificate')}</h3>
+      {certificate && expiry && (
+        <dl className="hwl-cert-details">
+          <dt>{trans.__('Common name')}</dt>
+          <dd className="hwl-cert-cn">{certificate.common_name}</dd>
+          <dt>{trans.__('Serial')}</dt>
+          <dd className="hwl-cert-serial">{certificate.serial}</dd>
+          <dt>{trans.__('Expires')}</dt>
+          <dd
+            className={'hwl-cert-expiry' + expiry.level}
+            data-not-after={certificate.not_after}
+          >
+            {expiry.days < 0
+              ? trans.__('%1 (expired)', expiry.date)
+              : trans._n(
+                  '%2 (in %1 day)',
+                  '%2 (in %1 days)',
+                  expiry.days,
+                  expiry.date
+                )}
+          </dd>
+          <dt>{trans.__('Key password')}</dt>
+          <dd className="hwl-cert-password-row">
+            <code className="hwl-cert-password">
+              {revealed ? certificate.password : '••••••••'}
+            </code>
+            <Button
+              className="hwl-cert-reveal"
+              minimal
+              small
+              aria-pressed={revealed}
+              title={
+                revealed
+                  ? trans.__('Hide the key password')
+                  : trans.__('Show the key password')
+              }
+              onClick={() => setRevealed(!revealed)}
+            >
+              {revealed ? trans.__('Hide') : trans.__('Show')}
+            </Button>
+            <Button
+              className="hwl-cert-copy"
+              minimal
+              small
+              aria-label={trans.__('Copy the key password')}
+              title={trans.__('Copy the key password')}
+              onClick={props.onCopyPassword}
+            >
+              <copyIcon.react tag="span" className="hwl-button-icon" />
+            </Button>
+          </dd>
+        </dl>
+      )}
+      {info.certificateError && (
+        <div className="hwl-error" role="alert">
+          <p className="hwl-error-message">{info.certificateError}</p>
+        </div>
+      )}
+      <div className="hwl-cert-actions">
+        {!certificate && (
+          <Button
+            className="hwl-cert-show"
+            small
+            minimal
+            disabled={info.certificateLoading}
+            title={trans.__(
+              'Show your project-user certificate (reading it is audited)'
+            )}
+            onClick={props.onShow}
+          >
+            {trans.__('Show certificate')}
+          </Button>
+        )}
+        <Button
+          className="hwl-cert-download"
+          small
+          minimal
+          disabled={info.certificateLoading}
+          title={trans.__(
+            'Download one PEM file with your certificate, your encrypted key and the CA'
+          )}
+          onClick={props.onDownload}
+        >
+          <downloadIcon.react tag="span" className="hwl-button-icon" />
+          {trans.__('Download bundle')}
+        </Button>
+      </div>
+    </div>
+  );
+}
+
+/**
+ * When a certificate expires, for people: the local date, the whole days
+ * left (negative once expired) and a modifier class when it is soon.
+ */
+function certificateExpiry(notAfter: string): {
+  date: string;
+  days: number;
+  level: string;
+} {
+  const time = new Date(notAfter).getTime();
+  const days = Math.floor((time - Date.now()) / 86_400_000);
+  return {
+    date: new Date(time).toLocaleDateString(),
+    days,
+    level: days < 0 ? ' hwl-mod-full' : days < 30 ? ' hwl-mod-warn' : ''
+  };
+}
+
+/**
+ * The Project section of the sidebar: the signed-in user, the active
+ * project (the server's own in a hub-spawned server, a choice among the
+ * user's projects otherwise), its usage and the user's certificate, and
+ * their projects, with a button to create one.
  */
 export class HopsworksPanel extends SectionWidget {
   constructor(options: HopsworksPanel.IOptions = {}) {
     const translator = options.translator ?? nullTranslator;
     const trans = translator.load('hopsworks_lab');
     super(trans.__('Project'), 'hwl-project-section');
-    this.model = options.model ?? new HopsworksModel();
+    this._sidebar = options.sidebar ?? null;
+    this.model =
+      options.model ?? options.sidebar?.model ?? new HopsworksModel();
+    this.info = new ProjectInfoModel({ client: this.model.client });
     this._translator = translator;
+    this._trans = trans;
+    this._sidebar?.refreshRequested.connect(this._onRefreshRequested, this);
   }
 
   /**
-   * The panel's data.
+   * The user and their projects.
    */
   readonly model: HopsworksModel;
 
   /**
-   * Reload the user and their projects.
+   * The active project's usage and certificate.
    */
-  refresh(): Promise<void> {
-    return this.model.refresh();
+  readonly info: ProjectInfoModel;
+
+  /**
+   * Reload the user and their projects, then the active project's usage.
+   */
+  async refresh(): Promise<void> {
+    await this.model.refresh();
+    await this._loadInfo();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    Signal.clearData(this);
+    super.dispose();
   }
 
   protected render(): JSX.Element {
     return (
       <UseSignal signal={this.model.stateChanged}>
         {() => (
-          <HopsworksView
-            state={this.model.state}
-            onRefresh={() => void this.refresh()}
-            activeProject={this.model.projects.activeProject}
-            locked={this.model.projects.locked}
-            onSelect={project => this.model.projects.select(project)}
-            translator={this._translator}
-          />
+          <UseSignal signal={this.info.stateChanged}>
+            {() => (
+              <HopsworksView
+                state={this.model.state}
+                activeProject={this.model.projects.activeProject}
+                locked={this.model.projects.locked}
+                onSelect={project => this.model.projects.select(project)}
+                onCreate={() => void this._create()}
+                info={this.info.state}
+                onShowCertificate={() => void this.info.certificate()}
+                onDownloadCertificate={() => void this._download()}
+                onCopyPassword={() => void this._copyPassword()}
+                translator={this._translator}
+              />
+            )}
+          </UseSignal>
         )}
       </UseSignal>
     );
   }
 
+  private _loadInfo(): Promise<void> {
+    const { context, mismatch } = this.model.state;
+    const ready = context !== null && mismatch === null;
+    return this.info.load(ready ? this.model.projects.activeProject : null);
+  }
+
+  private _onRefreshRequested(): void {
+    // The sidebar has just reloaded the model: only the usage is left.
+    void this._loadInfo();
+  }
+
+  private async _create(): Promise<void> {
+    const { createProjectDialog } = await import('./createProject');
+    const project = await createProjectDialog(this.model, this._translator);
+    if (project && !this._sidebar) {
+      await this._loadInfo();
+    }
+  }
+
+  private async _download(): Promise<void> {
+    const bundle = await this.info.certificate();
+    const project = this.info.state.project;
+    if (!bundle || project === null) {
+      return;
+    }
+    // The CN is `<project>__<user>`; project names have no "__".
+    const username =
+      this.model.state.user?.username ??
+      bundle.common_name.slice(project.length + 2);
+    const file = certificateBundleFile(project, username, bundle);
+    saveFile(file.name, file.content);
+  }
+
+  private async _copyPassword(): Promise<void> {
+    const bundle = await this.info.certificate();
+    if (bundle) {
+      Clipboard.copyToSystem(bundle.password);
+      Notification.info(this._trans.__('Key password copied'), {
+        autoClose: 3000
+      });
+    }
+  }
+
+  private _sidebar: IHopsworksSidebar | null;
   private _translator: ITranslator;
+  private _trans: TranslationBundle;
 }
 
 /**
@@ -432,6 +827,14 @@ export namespace HopsworksPanel {
    * The options of the panel.
    */
   export interface IOptions {
+    /**
+     * The sidebar the section lives in: its model and client are used, and
+     * the section reloads when it asks to (`refreshRequested`).
+     */
+    sidebar?: IHopsworksSidebar;
+    /**
+     * The model (the sidebar's by default, else a new one).
+     */
     model?: HopsworksModel;
     translator?: ITranslator;
   }
