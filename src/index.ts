@@ -16,9 +16,11 @@ import { createApiClient } from './client';
 import { IProjectModel, ProjectModel } from './model';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { HopsworksModel, HopsworksPanel } from './panel';
-// eslint-disable-next-line jupyter/prefer-lazy-imports
+
+import { datasetsPlugin } from './datasets';
+
 import { membersPlugin } from './members';
-// eslint-disable-next-line jupyter/prefer-lazy-imports
+
 import { sharingPlugin } from './sharing';
 import {
   DEFAULT_PREFERENCES,
@@ -162,4 +164,10 @@ const projectPlugin: JupyterFrontEndPlugin<IProjectModel> = {
     sidebar.model.projects
 };
 
-export default [plugin, projectPlugin, membersPlugin, sharingPlugin];
+export default [
+  plugin,
+  projectPlugin,
+  membersPlugin,
+  datasetsPlugin,
+  sharingPlugin
+];

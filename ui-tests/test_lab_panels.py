@@ -44,11 +44,14 @@ def _prepare_home(home: Path) -> None:
         )
     system = Actor.system()
     try:
-        for name in ("alice", "bob", "carol"):
-            platform.users.create(system, name, f"{name}-password-1")
+        users = {
+            n: platform.users.create(system, n, f"{n}-password-1")
+            for n in ("alice", "bob", "carol")
+        }
+        alice = Actor(users["alice"].id, "alice", False, "local")
         platform.projects.create(system, "demo", "Demo project", owner="alice")
         platform.projects.create(system, "other", "Another team", owner="alice")
-        platform.members.add(system, "demo", "bob", Role.DATA_SCIENTIST)
+        platform.members.add(alice, "demo", "bob", Role.DATA_SCIENTIST)
         platform.quotas.set(system, "demo", GIB, 1000)
     finally:
         platform.close()
@@ -101,7 +104,11 @@ class Session:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(f"{lab.url}lab?token={lab.token}")
         self.page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
-        self.page.locator('.jp-SideBar [role="tab"][data-id="hopsworks-lab-panel"]').click()
+        tab = self.page.locator('.jp-SideBar [role="tab"][data-id="hopsworks-lab-panel"]')
+        tab.wait_for(timeout=UI_TIMEOUT_MS)
+        # The workspace may have restored the sidebar open: a click would close it.
+        if tab.get_attribute("aria-selected") != "true":
+            tab.click()
         self.sidebar = self.page.locator("#hopsworks-lab-panel")
 
     def section(self, cls: str) -> Any:
@@ -139,6 +146,7 @@ class Session:
 
     def close(self) -> None:
         try:
+            self.page.screenshot(path=str(ARTIFACTS / f"panels-last-{self.name}.png"))
             assert not self.errors, self.errors
         finally:
             self.context.close()
@@ -169,9 +177,9 @@ def test_project_quotas_certificate_and_a_new_project(as_alice: Session, alice: 
     s.select_project("demo")
     project = s.section("hwl-project-section")
     # The quota of demo (1 GiB, 1000 files) with usage bars.
-    quota = project.locator(".hwl-quota")
-    expect(quota).to_contain_text("1 GiB", timeout=UI_TIMEOUT_MS)
-    expect(quota.locator("progress, [role=progressbar]").first).to_be_visible()
+    storage = project.locator('.hwl-usage-row[data-usage="storage"]')
+    expect(storage).to_contain_text("of 1 GiB", timeout=UI_TIMEOUT_MS)
+    expect(storage.get_by_role("progressbar")).to_be_visible()
     # The certificate of demo__alice, downloaded as one PEM bundle.
     with s.page.expect_download() as download:
         project.get_by_role(
