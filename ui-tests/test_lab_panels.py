@@ -220,8 +220,8 @@ def test_members_add_change_remove(as_alice: Session, alice: Lab) -> None:
     s = as_alice
     s.select_project("demo")
     members = s.section("hwl-members-section")
-    expect(members.locator('[data-username="bob"]')).to_contain_text(
-        "DATA_SCIENTIST", timeout=UI_TIMEOUT_MS
+    expect(members.locator('[data-username="bob"]')).to_have_attribute(
+        "data-role", "DATA_SCIENTIST", timeout=UI_TIMEOUT_MS
     )
     members.locator("input").first.fill("carol")
     members.locator("select.hwl-member-add-role, select").last.select_option("DATA_SCIENTIST")
@@ -257,7 +257,7 @@ def _throttle_uploads(s: Session, bytes_per_second: int) -> None:
 
 
 def _open_dataset(datasets: Any, name: str) -> None:
-    datasets.locator(f'.hwl-dataset[data-dataset="{name}"]').first.click()
+    datasets.locator(f'.hwl-dataset[data-dataset="{name}"] button.hwl-dataset-name').click()
 
 
 def test_upload_with_progress_and_cancel(as_alice: Session, alice: Lab, tmp_path: Path) -> None:
