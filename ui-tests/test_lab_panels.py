@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -385,3 +386,58 @@ def test_data_scientist_sees_no_share_or_delete_controls(as_bob: Session, bob: L
     # The server refuses anyway.
     r = bob.call("POST", "projects/demo/datasets/Resources/shares", json={"project": "other"})
     assert r.status_code == 403
+
+
+def test_open_edit_and_save_through_the_drive(as_alice: Session, alice: Lab) -> None:
+    """A text file and a notebook of a dataset open in JupyterLab's editors; a save writes
+    the dataset's file."""
+    from playwright.sync_api import expect
+
+    s = as_alice
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "markdown",
+                "id": "intro",
+                "metadata": {},
+                "source": ["# Churn analysis from Resources"],
+            }
+        ],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    r = alice.call("PUT", "projects/demo/files/Resources/analysis.ipynb", json=notebook)
+    assert r.status_code in (200, 201), r.text
+    r = alice.call("PUT", "projects/demo/files/Resources/notes.txt", data=b"first line\n")
+    assert r.status_code in (200, 201), r.text
+    s.select_project("demo")
+    datasets = s.section("hwl-datasets-section")
+    _open_dataset(datasets, "Resources")
+
+    datasets.get_by_role("button", name="Open Resources/analysis.ipynb").click()
+    expect(s.page.locator(".jp-NotebookPanel .jp-MarkdownOutput h1")).to_contain_text(
+        "Churn analysis from Resources", timeout=UI_TIMEOUT_MS
+    )
+    # ... with a kernel of its own (started in the lab server's root folder)
+    expect(s.page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator")).to_have_attribute(
+        "data-status", "idle", timeout=60_000
+    )
+
+    datasets.get_by_role("button", name="Open Resources/notes.txt").click()
+    editor = s.page.locator(".jp-FileEditor .cm-content")
+    expect(editor).to_contain_text("first line", timeout=UI_TIMEOUT_MS)
+    editor.click()
+    s.page.keyboard.press("Control+End")
+    s.page.keyboard.type("added in the lab")
+    s.page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    body = b""
+    while time.monotonic() < deadline:
+        body = alice.call("GET", "projects/demo/files/Resources/notes.txt").content
+        if b"added in the lab" in body:
+            break
+        time.sleep(0.2)
+    assert body == b"first line\nadded in the lab", body
