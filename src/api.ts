@@ -17,11 +17,6 @@ export type Version = Schemas['Version'];
 export type ErrorBody = Schemas['Error'];
 
 /**
- * The path segments of the platform API under the server's base URL.
- */
-export const API_PREFIX = ['hopsworks', 'api'];
-
-/**
  * The version of the platform API this frontend was built for. Sent on every
  * request as {@link API_VERSION_HEADER}; the lab server answers 409
  * `version_mismatch` when it speaks another one.
@@ -122,41 +117,6 @@ export function errorFromResponse(response: Response, text: string): APIError {
 }
 
 /**
- * The URL of an API endpoint, e.g. `apiUrl('users/me')`.
- */
-export function apiUrl(
-  endpoint = '',
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
-): string {
-  return URLExt.join(settings.baseUrl, ...API_PREFIX, endpoint);
-}
-
-/**
- * Call the platform API under `<baseUrl>hopsworks/api/` and return the
- * decoded JSON body.
- *
- * @param endpoint - the path below `hopsworks/api/`, e.g. `projects`
- * @param init - the fetch options; a string body is sent as JSON unless a
- *   `Content-Type` header says otherwise
- * @param settings - the server connection settings (defaults to
- *   `ServerConnection.makeSettings()`)
- * @throws {APIError} when the server answers with a non-2xx status, the body
- *   is not JSON, or the server cannot be reached
- */
-export function requestAPI<T>(
-  endpoint = '',
-  init: RequestInit = {},
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
-): Promise<T> {
-  return requestJSON<T>(
-    apiUrl(endpoint, settings),
-    endpoint || '/',
-    init,
-    settings
-  );
-}
-
-/**
  * What the lab server says about itself: its mode, project and versions.
  */
 export function getContext(
@@ -165,7 +125,6 @@ export function getContext(
   return requestJSON<ILabContext>(
     URLExt.join(settings.baseUrl, 'hopsworks', 'context'),
     'hopsworks/context',
-    {},
     settings
   );
 }
@@ -194,28 +153,23 @@ export function versionMismatch(server: {
   );
 }
 
+/**
+ * GET a JSON document from the lab server itself (outside the OpenAPI spec,
+ * hence not through the typed client), with the API version header.
+ */
 async function requestJSON<T>(
   url: string,
   what: string,
-  init: RequestInit,
   settings: ServerConnection.ISettings
 ): Promise<T> {
-  const headers = new Headers(init.headers);
-  if (!headers.has('Accept')) {
-    headers.set('Accept', 'application/json');
-  }
-  if (typeof init.body === 'string' && !headers.has('Content-Type')) {
-    headers.set('Content-Type', 'application/json');
-  }
-  headers.set(API_VERSION_HEADER, String(API_VERSION));
+  const headers = new Headers({
+    Accept: 'application/json',
+    [API_VERSION_HEADER]: String(API_VERSION)
+  });
 
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(
-      url,
-      { ...init, headers },
-      settings
-    );
+    response = await ServerConnection.makeRequest(url, { headers }, settings);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new APIError(0, 'network_error', message);
@@ -224,9 +178,6 @@ async function requestJSON<T>(
   const text = await response.text();
   if (!response.ok) {
     throw errorFromResponse(response, text);
-  }
-  if (!text) {
-    return undefined as T;
   }
   try {
     return JSON.parse(text) as T;
@@ -237,25 +188,4 @@ async function requestJSON<T>(
       `The server's answer to ${what} is not JSON.`
     );
   }
-}
-
-/**
- * The signed-in user.
- */
-export function getMe(): Promise<User> {
-  return requestAPI<User>('users/me');
-}
-
-/**
- * The projects the signed-in user can see, with the caller's role in each.
- */
-export function listProjects(): Promise<ProjectList> {
-  return requestAPI<ProjectList>('projects');
-}
-
-/**
- * The platform version and API version.
- */
-export function getVersion(): Promise<Version> {
-  return requestAPI<Version>('version');
 }

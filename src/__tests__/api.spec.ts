@@ -1,13 +1,6 @@
 import { ServerConnection } from '@jupyterlab/services';
 
-import {
-  API_VERSION,
-  APIError,
-  apiUrl,
-  getContext,
-  requestAPI,
-  versionMismatch
-} from '../api';
+import { API_VERSION, getContext, versionMismatch } from '../api';
 import { PACKAGE_VERSION } from '../version';
 
 // jest's CommonJS require (the tests have no Node typings)
@@ -28,94 +21,6 @@ function json(body: unknown, status = 200): Response {
     headers: { 'Content-Type': 'application/json' }
   });
 }
-
-describe('requestAPI', () => {
-  it('joins the endpoint below <baseUrl>hopsworks/api/', () => {
-    const settings = ServerConnection.makeSettings({
-      baseUrl: 'http://localhost:8888/user/alice/'
-    });
-    expect(apiUrl('users/me', settings)).toBe(
-      'http://localhost:8888/user/alice/hopsworks/api/users/me'
-    );
-  });
-
-  it('returns the decoded JSON body', async () => {
-    let seen: Request | undefined;
-    const settings = settingsWith(async request => {
-      seen = request;
-      return json({ version: '0.1.0', api_version: 1 });
-    });
-    const body = await requestAPI<{ version: string }>('version', {}, settings);
-    expect(body.version).toBe('0.1.0');
-    const url = new URL(seen?.url ?? '');
-    expect(url.origin + url.pathname).toBe(
-      'http://localhost:8888/user/alice/hopsworks/api/version'
-    );
-  });
-
-  it('says which API version it speaks', async () => {
-    let seen: Request | undefined;
-    const settings = settingsWith(async request => {
-      seen = request;
-      return json({});
-    });
-    await requestAPI('users/me', {}, settings);
-    expect(seen?.headers.get('X-Hopsworks-Api-Version')).toBe('1');
-  });
-
-  it('sends a string body as JSON', async () => {
-    let seen: Request | undefined;
-    const settings = settingsWith(async request => {
-      seen = request;
-      return json({ name: 'demo' }, 201);
-    });
-    await requestAPI(
-      'projects',
-      { method: 'POST', body: JSON.stringify({ name: 'demo' }) },
-      settings
-    );
-    expect(seen?.method).toBe('POST');
-    expect(seen?.headers.get('Content-Type')).toBe('application/json');
-  });
-
-  it('throws an APIError parsed from the error body', async () => {
-    const settings = settingsWith(async () =>
-      json({ error: 'forbidden', message: 'not a member of demo' }, 403)
-    );
-    const promise = requestAPI('projects/demo', {}, settings);
-    await expect(promise).rejects.toBeInstanceOf(APIError);
-    await expect(promise).rejects.toMatchObject({
-      status: 403,
-      code: 'forbidden',
-      message: 'not a member of demo'
-    });
-  });
-
-  it('throws an APIError for a non-JSON error body', async () => {
-    const settings = settingsWith(
-      async () =>
-        new Response('<html>oops</html>', {
-          status: 502,
-          statusText: 'Bad Gateway'
-        })
-    );
-    await expect(requestAPI('users/me', {}, settings)).rejects.toMatchObject({
-      status: 502,
-      code: 'http_error',
-      message: 'HTTP 502: Bad Gateway'
-    });
-  });
-
-  it('throws an APIError with status 0 when the server is unreachable', async () => {
-    const settings = settingsWith(async () => {
-      throw new TypeError('Failed to fetch');
-    });
-    await expect(requestAPI('users/me', {}, settings)).rejects.toMatchObject({
-      status: 0,
-      code: 'network_error'
-    });
-  });
-});
 
 describe('the version handshake', () => {
   it('reads the context below <baseUrl>hopsworks/', async () => {
@@ -154,6 +59,21 @@ describe('the version handshake', () => {
       status: 409,
       code: 'version_mismatch',
       body: { api_version: 2, version: '2.0.0' }
+    });
+  });
+
+  it('says when the server cannot be reached, or answers no JSON', async () => {
+    const unreachable = settingsWith(async () => {
+      throw new TypeError('Failed to fetch');
+    });
+    await expect(getContext(unreachable)).rejects.toMatchObject({
+      status: 0,
+      code: 'network_error'
+    });
+    const html = settingsWith(async () => new Response('<html></html>'));
+    await expect(getContext(html)).rejects.toMatchObject({
+      status: 200,
+      code: 'invalid_response'
     });
   });
 

@@ -41,80 +41,44 @@ function entry(path: string, type: 'file' | 'dir' = 'file', size = 10) {
 }
 
 /**
- * The fake server, plus what it cannot do itself: answer with bytes that are
- * not UTF-8, and keep the raw bytes of request bodies.
+ * Serve a file of the demo project: its description (`?stat=true`) and its
+ * bytes.
  */
-class Server extends FakeServer {
-  files = new Map<string, Uint8Array<ArrayBuffer>>();
-  raw: Uint8Array[] = [];
+function serveFile(
+  server: FakeServer,
+  path: string,
+  bytes: Uint8Array | string
+): FakeServer {
+  const data =
+    typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
+  return server.on('GET', `/api/projects/demo/files/${path}`, request =>
+    request.query.get('stat') === 'true'
+      ? { body: entry(path, 'file', data.length) }
+      : { body: data }
+  );
+}
 
-  install(): this {
-    super.install();
-    const fake = globalThis.fetch;
-    globalThis.fetch = (async (request: Request) => {
-      const url = new URL(request.url);
-      const path = decodeURIComponent(url.pathname).replace(
-        '/hopsworks/api/projects/demo/files/',
-        ''
-      );
-      if (request.method === 'PUT') {
-        this.raw.push(new Uint8Array(await request.clone().arrayBuffer()));
-      }
-      const bytes = this.files.get(path);
-      if (request.method === 'GET' && bytes && !url.searchParams.has('stat')) {
-        this.requests.push({
-          method: 'GET',
-          path: url.pathname,
-          rawPath: url.pathname,
-          query: url.searchParams,
-          headers: request.headers,
-          body: ''
-        });
-        return new Response(bytes, {
-          headers: { 'Content-Type': 'application/octet-stream' }
-        });
-      }
-      return fake(request);
-    }) as typeof fetch;
-    return this;
-  }
-
-  /**
-   * A file: its description and its bytes.
-   */
-  file(path: string, bytes: Uint8Array<ArrayBuffer> | string): this {
-    const data =
-      typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
-    this.files.set(path, data);
-    return this.on('GET', `/api/projects/demo/files/${path}`, request =>
-      request.query.get('stat') === 'true'
-        ? { body: entry(path, 'file', data.length) }
-        : { status: 500, body: { error: 'unexpected', message: 'no bytes' } }
-    );
-  }
-
-  /**
-   * Answer uploads with the entry they created.
-   */
-  acceptUploads(): this {
-    return this.on(
-      'PUT',
-      /^\/api\/projects\/demo\/files\/(.+)$/,
-      (request: IFakeRequest, match: RegExpMatchArray) => ({
-        status: request.query.get('overwrite') === 'true' ? 200 : 201,
-        body: entry(match[1], 'file', request.body.length)
-      })
-    );
-  }
+/**
+ * Answer uploads to the demo project with the entry they created.
+ */
+function acceptUploads(server: FakeServer): FakeServer {
+  return server.on(
+    'PUT',
+    /^\/api\/projects\/demo\/files\/(.+)$/,
+    (request: IFakeRequest, match: RegExpMatchArray) => ({
+      status: request.query.get('overwrite') === 'true' ? 200 : 201,
+      body: entry(match[1], 'file', request.bodyBytes.length)
+    })
+  );
 }
 
 describe('HopsworksDrive', () => {
   let settings: ServerConnection.ISettings;
-  let server: Server;
+  let server: FakeServer;
   let drive: HopsworksDrive;
 
   beforeEach(() => {
-    server = new Server().install();
+    server = new FakeServer().install();
     // after install: the settings keep the fetch they find
     settings = ServerConnection.makeSettings({ token: 'secret' });
     drive = new HopsworksDrive({
@@ -129,7 +93,8 @@ describe('HopsworksDrive', () => {
   });
 
   it('opens a notebook as JSON and saves it back', async () => {
-    server.file('Jupyter/nb.ipynb', JSON.stringify(NOTEBOOK)).acceptUploads();
+    serveFile(server, 'Jupyter/nb.ipynb', JSON.stringify(NOTEBOOK));
+    acceptUploads(server);
 
     const model = await drive.get('demo/Jupyter/nb.ipynb', {
       type: 'notebook',
@@ -167,7 +132,8 @@ describe('HopsworksDrive', () => {
   });
 
   it('opens a text file as text and saves it', async () => {
-    server.file('Resources/a.csv', 'x,y\n1,2\n').acceptUploads();
+    serveFile(server, 'Resources/a.csv', 'x,y\n1,2\n');
+    acceptUploads(server);
 
     const model = await drive.get('demo/Resources/a.csv', { content: true });
     expect(model.type).toBe('file');
@@ -188,7 +154,8 @@ describe('HopsworksDrive', () => {
   });
 
   it('opens a binary file as base64 and saves its bytes', async () => {
-    server.file('Resources/logo.png', PNG).acceptUploads();
+    serveFile(server, 'Resources/logo.png', PNG);
+    acceptUploads(server);
 
     const model = await drive.get('demo/Resources/logo.png', { content: true });
     expect(model.format).toBe('base64');
@@ -200,14 +167,15 @@ describe('HopsworksDrive', () => {
       format: 'base64',
       content: model.content
     });
-    expect(
-      server.find('PUT', '/api/projects/demo/files/Resources/copy.png')
-    ).toHaveLength(1);
-    expect(Array.from(server.raw[0])).toEqual(Array.from(PNG));
+    const [put] = server.find(
+      'PUT',
+      '/api/projects/demo/files/Resources/copy.png'
+    );
+    expect(Array.from(put.bodyBytes)).toEqual(Array.from(PNG));
   });
 
   it('refuses text for bytes that are not UTF-8', async () => {
-    server.file('Resources/logo.png', PNG);
+    serveFile(server, 'Resources/logo.png', PNG);
     await expect(
       drive.get('demo/Resources/logo.png', { format: 'text', content: true })
     ).rejects.toThrow('not UTF-8 text');
@@ -290,7 +258,7 @@ describe('HopsworksDrive', () => {
   });
 
   it('creates, renames, copies and deletes through the files API', async () => {
-    server
+    acceptUploads(server)
       .json('GET', '/api/projects/demo/files/Jupyter', {
         path: 'Jupyter',
         type: 'dir',
@@ -298,7 +266,6 @@ describe('HopsworksDrive', () => {
         count: 2,
         total: 2
       })
-      .acceptUploads()
       .on('POST', /^\/api\/projects\/demo\/files\/(.+)$/, request => {
         const body = JSON.parse(request.body) as { op: string; to?: string };
         return { status: 201, body: entry(body.to ?? 'Jupyter/x', 'file') };
@@ -342,7 +309,7 @@ describe('HopsworksDrive', () => {
   });
 
   it("is reached through the lab's contents manager as Hopsworks:", async () => {
-    server.file('Resources/a.csv', 'x\n');
+    serveFile(server, 'Resources/a.csv', 'x\n');
     const manager = new ContentsManager({ serverSettings: settings });
     manager.addDrive(drive);
     const model = await manager.get('Hopsworks:demo/Resources/a.csv', {

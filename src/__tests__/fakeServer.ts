@@ -16,11 +16,23 @@ export interface IFakeRequest {
   rawPath: string;
   query: URLSearchParams;
   headers: Headers;
+  /**
+   * The body decoded as UTF-8 (`''` for none).
+   */
   body: string;
+  /**
+   * The body's bytes as sent (empty for none), for bodies that are not text.
+   */
+  bodyBytes: Uint8Array;
 }
 
 export interface IFakeResponse {
   status?: number;
+  /**
+   * A string is sent as is, a `Uint8Array` or `Blob` as its bytes
+   * (`application/octet-stream`, or the Blob's own type), anything else as
+   * JSON; `headers` override the content type.
+   */
   body?: unknown;
   headers?: Record<string, string>;
 }
@@ -105,17 +117,18 @@ export class FakeServer {
 
   private async _handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    const body =
+    const bodyBytes =
       request.method === 'GET' || request.method === 'HEAD'
-        ? ''
-        : await request.text();
+        ? new Uint8Array()
+        : new Uint8Array(await request.arrayBuffer());
     const recorded: IFakeRequest = {
       method: request.method,
       path: decodeURIComponent(url.pathname),
       rawPath: url.pathname,
       query: url.searchParams,
       headers: request.headers,
-      body
+      body: new TextDecoder().decode(bodyBytes),
+      bodyBytes
     };
     this.requests.push(recorded);
     const below = recorded.path.startsWith('/hopsworks')
@@ -148,17 +161,58 @@ export class FakeServer {
   private _realFetch: typeof fetch | null = null;
 }
 
-function respond(response: IFakeResponse): Response {
+async function respond(response: IFakeResponse): Promise<Response> {
   const status = response.status ?? 200;
-  const text =
-    response.body === undefined
-      ? ''
-      : typeof response.body === 'string'
-        ? response.body
-        : JSON.stringify(response.body);
-  return new Response(status === 204 ? null : text, {
-    status,
-    headers: { 'Content-Type': 'application/json', ...response.headers }
+  const headers = new Headers({ 'Content-Type': 'application/json' });
+  let body: string | Uint8Array<ArrayBuffer>;
+  if (isTagged<Uint8Array>(response.body, 'Uint8Array')) {
+    // a copy: a view on a SharedArrayBuffer is no valid Response body
+    body = new Uint8Array(response.body);
+    headers.set('Content-Type', 'application/octet-stream');
+  } else if (
+    isTagged<Blob>(response.body, 'Blob') ||
+    isTagged<Blob>(response.body, 'File')
+  ) {
+    body = await blobBytes(response.body);
+    headers.set(
+      'Content-Type',
+      response.body.type || 'application/octet-stream'
+    );
+  } else if (response.body === undefined) {
+    body = '';
+  } else if (typeof response.body === 'string') {
+    body = response.body;
+  } else {
+    body = JSON.stringify(response.body);
+  }
+  for (const [name, value] of Object.entries(response.headers ?? {})) {
+    headers.set(name, value);
+  }
+  return new Response(status === 204 ? null : body, { status, headers });
+}
+
+/**
+ * Whether `value` is a `tag` (e.g. `Uint8Array`) of any realm: the tests'
+ * jsdom globals and Node's (`TextEncoder`, `Response.blob()`) differ, so
+ * `instanceof` is not enough.
+ */
+function isTagged<T>(value: unknown, tag: string): value is T {
+  return Object.prototype.toString.call(value) === `[object ${tag}]`;
+}
+
+/**
+ * The bytes of a Blob. jsdom's Blob has no `arrayBuffer()` (and Node's
+ * Response would send it as the text `[object Blob]`); Node's has.
+ */
+async function blobBytes(blob: Blob): Promise<Uint8Array<ArrayBuffer>> {
+  if (typeof blob.arrayBuffer === 'function') {
+    return new Uint8Array(await blob.arrayBuffer());
+  }
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(new Uint8Array(reader.result as ArrayBuffer));
+    reader.onerror = () => reject(reader.error);
+    reader.readAsArrayBuffer(blob);
   });
 }
 
