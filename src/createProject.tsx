@@ -1,4 +1,4 @@
-import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import {
   ITranslator,
   nullTranslator,
@@ -8,7 +8,8 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import type { Project, Schemas } from './api';
-import { describeError, HopsworksModel } from './panel';
+import { describeError, notifyError } from './feedback';
+import type { HopsworksModel } from './panel';
 
 /**
  * What the dialog asks for (the `ProjectCreate` body).
@@ -173,7 +174,7 @@ export async function createProjectDialog(
       return await model.createProject(value);
     } catch (reason) {
       error = describeError(reason);
-      Notification.error(error, { autoClose: 8000 });
+      notifyError(error);
     }
   }
 }

@@ -2,7 +2,6 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Notification } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { UseSignal } from '@jupyterlab/ui-components';
@@ -17,7 +16,7 @@ import * as React from 'react';
 import { APIError, Schemas } from './api';
 import { ApiClient, unwrap } from './client';
 import { DRIVE_NAME, HopsworksDrive } from './drive';
-import { describeError } from './panel';
+import { describeError, notifyError } from './feedback';
 import { IHopsworksSidebar, SectionWidget } from './sidebar';
 import { IUpload, startUpload } from './upload';
 import { DatasetsView } from './datasetsView';
@@ -541,11 +540,6 @@ export class DatasetsSection extends SectionWidget {
   }
 
   dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this._sidebar.refreshRequested.disconnect(this._onRefresh, this);
-    this._sidebar.model.stateChanged.disconnect(this._onSidebarChanged, this);
     this.model.dispose();
     super.dispose();
   }
@@ -636,10 +630,7 @@ export const datasetsPlugin: JupyterFrontEndPlugin<void> = {
           path: `${DRIVE_NAME}:${project}/${path}`
         });
       } catch (error) {
-        Notification.error(
-          trans.__('Could not open %1: %2', path, describeError(error)),
-          { autoClose: 8000 }
-        );
+        notifyError(trans.__('Could not open %1', path), error);
       }
     };
     sidebar.addSection(

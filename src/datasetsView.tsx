@@ -31,7 +31,7 @@ import * as React from 'react';
 import { APIError, ProjectRole } from './api';
 import type { Dataset, DatasetsModel, Entry, IUploadState } from './datasets';
 import { downloadUrl } from './drive';
-import { describeError } from './panel';
+import { confirmAction, notifyError } from './feedback';
 
 /**
  * A byte count for people: `512 B`, `1.5 KiB`, `3.2 GiB`.
@@ -56,46 +56,16 @@ export function webhdfsPath(project: string, path: string): string {
   return `/Projects/${project}/${path}`;
 }
 
-/**
- * Show a server error as a notification.
- */
-function notifyError(
-  trans: TranslationBundle,
-  what: string,
-  error: unknown
-): void {
-  Notification.error(trans.__('%1: %2', what, describeError(error)), {
-    autoClose: 8000
-  });
-}
-
-async function confirm(
-  title: string,
-  body: string,
-  label: string,
-  trans: TranslationBundle
-): Promise<boolean> {
-  const result = await showDialog({
-    title,
-    body,
-    buttons: [
-      Dialog.cancelButton({ label: trans.__('Cancel') }),
-      Dialog.warnButton({ label })
-    ]
-  });
-  return result.button.accept;
-}
-
 function confirmReplace(
   path: string,
   trans: TranslationBundle
 ): Promise<boolean> {
-  return confirm(
-    trans.__('Replace file?'),
-    trans.__('%1 already exists. Replace it?', path),
-    trans.__('Replace'),
+  return confirmAction({
+    title: trans.__('Replace file?'),
+    body: trans.__('%1 already exists. Replace it?', path),
+    label: trans.__('Replace'),
     trans
-  );
+  });
 }
 
 /**
@@ -180,7 +150,7 @@ export async function uploadFiles(
         overwrite = true;
       }
     } catch (error) {
-      notifyError(trans, trans.__('Could not upload %1', path), error);
+      notifyError(trans.__('Could not upload %1', path), error);
       continue;
     }
     started.push(track(model, path, file, overwrite, trans));
@@ -215,7 +185,7 @@ async function track(
       }
       return;
     }
-    notifyError(trans, trans.__('Could not upload %1', path), error);
+    notifyError(trans.__('Could not upload %1', path), error);
   }
 }
 
@@ -287,7 +257,7 @@ export function DatasetsView(props: IDatasetsViewProps): JSX.Element {
     try {
       await action();
     } catch (error) {
-      notifyError(trans, what, error);
+      notifyError(what, error);
     }
   };
 
@@ -324,15 +294,15 @@ export function DatasetsView(props: IDatasetsViewProps): JSX.Element {
   };
 
   const deleteDataset = async (name: string) => {
-    const ok = await confirm(
-      trans.__('Delete dataset?'),
-      trans.__(
+    const ok = await confirmAction({
+      title: trans.__('Delete dataset?'),
+      body: trans.__(
         'Delete the dataset %1 with all its data and shares? This cannot be undone.',
         name
       ),
-      trans.__('Delete'),
+      label: trans.__('Delete'),
       trans
-    );
+    });
     if (ok) {
       await run(trans.__('Could not delete dataset %1', name), () =>
         model.deleteDataset(name)
@@ -355,14 +325,15 @@ export function DatasetsView(props: IDatasetsViewProps): JSX.Element {
   };
 
   const remove = async (entry: Entry) => {
-    const ok = await confirm(
-      trans.__('Delete?'),
-      entry.type === 'dir'
-        ? trans.__('Delete the folder %1 and everything in it?', entry.path)
-        : trans.__('Delete %1?', entry.path),
-      trans.__('Delete'),
+    const ok = await confirmAction({
+      title: trans.__('Delete?'),
+      body:
+        entry.type === 'dir'
+          ? trans.__('Delete the folder %1 and everything in it?', entry.path)
+          : trans.__('Delete %1?', entry.path),
+      label: trans.__('Delete'),
       trans
-    );
+    });
     if (ok) {
       await run(trans.__('Could not delete %1', entry.path), () =>
         model.remove(entry.path)

@@ -2,7 +2,6 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import {
   ITranslator,
   nullTranslator,
@@ -13,12 +12,11 @@ import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
 import type { Schemas } from './api';
-// The client and the Project section are loaded at start-up by the main
-// plugin anyway (index.ts): deferring them here would save nothing.
+// The client is loaded at start-up by the main plugin anyway (index.ts):
+// deferring it here would save nothing.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ApiClient, unwrap } from './client';
-// eslint-disable-next-line jupyter/prefer-lazy-imports
-import { describeError } from './panel';
+import { confirmAction, describeError, notifyError } from './feedback';
 import { IHopsworksSidebar, SectionWidget } from './sidebar';
 
 export type Member = Schemas['Member'];
@@ -145,7 +143,7 @@ export class MembersModel {
       }
       const message = describeError(error);
       if (message !== previous.error) {
-        Notification.error(message, { autoClose: 8000 });
+        notifyError(message);
       }
       this._setState({
         ...this._state,
@@ -217,7 +215,7 @@ export class MembersModel {
       await send(project);
     } catch (error) {
       ok = false;
-      Notification.error(describeError(error), { autoClose: 8000 });
+      notifyError(describeError(error));
     }
     if (ok && this._state.project === project) {
       // The pending role shows until the reloaded list confirms it.
@@ -486,26 +484,6 @@ function AddMemberForm(props: {
 }
 
 /**
- * Ask the user to confirm a change; true when they do.
- */
-async function confirm(
-  title: string,
-  body: string,
-  label: string,
-  trans: TranslationBundle
-): Promise<boolean> {
-  const result = await showDialog({
-    title,
-    body,
-    buttons: [
-      Dialog.cancelButton({ label: trans.__('Cancel') }),
-      Dialog.warnButton({ label })
-    ]
-  });
-  return result.button.accept;
-}
-
-/**
  * The Members section of the sidebar.
  */
 export class MembersPanel extends SectionWidget {
@@ -535,14 +513,6 @@ export class MembersPanel extends SectionWidget {
    */
   refresh(): Promise<void> {
     return this.model.load(this._sidebar.model.projects.activeProject);
-  }
-
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    Signal.clearData(this);
-    super.dispose();
   }
 
   protected render(): JSX.Element {
@@ -584,16 +554,16 @@ export class MembersPanel extends SectionWidget {
   private async _remove(username: string): Promise<void> {
     const trans = this._trans;
     const project = this.model.state.project ?? '';
-    const confirmed = await confirm(
-      trans.__('Remove member'),
-      trans.__(
+    const confirmed = await confirmAction({
+      title: trans.__('Remove member'),
+      body: trans.__(
         'Remove %1 from project %2? Their certificate is revoked and their access ends.',
         username,
         project
       ),
-      trans.__('Remove'),
+      label: trans.__('Remove'),
       trans
-    );
+    });
     if (confirmed) {
       await this.model.remove(username);
     }
@@ -606,15 +576,15 @@ export class MembersPanel extends SectionWidget {
     }
     const trans = this._trans;
     const project = this.model.state.project ?? '';
-    const confirmed = await confirm(
-      trans.__('Leave project'),
-      trans.__(
+    const confirmed = await confirmAction({
+      title: trans.__('Leave project'),
+      body: trans.__(
         'Leave project %1? You lose access to its data until a Data Owner adds you again.',
         project
       ),
-      trans.__('Leave'),
+      label: trans.__('Leave'),
       trans
-    );
+    });
     if (confirmed && (await this.model.remove(me))) {
       this._sidebar.refresh();
     }

@@ -25,6 +25,7 @@ import {
   versionMismatch
 } from './api';
 import { ApiClient, createApiClient, unwrap } from './client';
+import { describeError } from './feedback';
 import { ProjectModel } from './model';
 import {
   certificateBundleFile,
@@ -67,21 +68,6 @@ export interface IPanelState {
    * message to show instead of everything else.
    */
   mismatch: string | null;
-}
-
-/**
- * Describe a failed request for the user.
- */
-export function describeError(error: unknown): string {
-  if (error instanceof APIError) {
-    return error.status
-      ? `${error.message} (HTTP ${error.status}, ${error.code})`
-      : error.message;
-  }
-  if (error instanceof Error) {
-    return error.message;
-  }
-  return String(error);
 }
 
 /**
@@ -736,14 +722,6 @@ export class HopsworksPanel extends SectionWidget {
   async refresh(): Promise<void> {
     await this.model.refresh();
     await this._loadInfo();
-  }
-
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    Signal.clearData(this);
-    super.dispose();
   }
 
   protected render(): JSX.Element {

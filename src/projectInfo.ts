@@ -1,9 +1,8 @@
-import { Notification } from '@jupyterlab/apputils';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { Schemas } from './api';
 import { ApiClient, unwrap } from './client';
-import { describeError } from './panel';
+import { describeError, notifyError } from './feedback';
 
 export type Quota = Schemas['Quota'];
 export type ComputeUsage = Schemas['ComputeUsage'];
@@ -104,7 +103,7 @@ export class ProjectInfoModel {
       [computeError, previous.computeError]
     ]) {
       if (error !== null && error !== before) {
-        Notification.error(error, { autoClose: 8000 });
+        notifyError(error);
       }
     }
     this._setState({
@@ -158,7 +157,7 @@ export class ProjectInfoModel {
           certificateLoading: false
         });
       }
-      Notification.error(message, { autoClose: 8000 });
+      notifyError(message);
       return null;
     }
   }

@@ -1,4 +1,4 @@
-import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import {
   ITranslator,
   nullTranslator,
@@ -10,7 +10,7 @@ import * as React from 'react';
 import type { Schemas } from './api';
 import type { ApiClient } from './client';
 import { unwrap } from './client';
-import { describeError } from './panel';
+import { describeError, notifyError } from './feedback';
 import { PERMISSIONS, permissionLabel } from './sharing';
 
 /**
@@ -76,9 +76,7 @@ export async function showShareDialog(
       return true;
     } catch (reason) {
       error = describeError(reason);
-      Notification.error(trans.__('Could not share %1: %2', dataset, error), {
-        autoClose: 8000
-      });
+      notifyError(trans.__('Could not share %1', dataset), reason);
     }
   }
 }

@@ -2,7 +2,6 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import {
   ITranslator,
   nullTranslator,
@@ -14,12 +13,11 @@ import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
 import type { Schemas } from './api';
-// The frame (index.ts) loads the client and the panel at startup anyway.
+// The frame (index.ts) loads the client at startup anyway.
 import type { ApiClient } from './client';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { unwrap } from './client';
-// eslint-disable-next-line jupyter/prefer-lazy-imports
-import { describeError } from './panel';
+import { confirmAction, describeError, notifyError } from './feedback';
 import { IHopsworksSidebar, SectionWidget } from './sidebar';
 
 export type Dataset = Schemas['Dataset'];
@@ -204,10 +202,7 @@ export class SharingModel {
     const previous = this._state.errors;
     for (const message of errors) {
       if (!previous.includes(message)) {
-        Notification.error(
-          this._trans.__('Sharing of %1: %2', project, message),
-          { autoClose: 8000 }
-        );
+        notifyError(this._trans.__('Sharing of %1: %2', project, message));
       }
     }
     this._setState({
@@ -358,9 +353,7 @@ export class SharingModel {
     try {
       await unwrap(call(project));
     } catch (error) {
-      Notification.error(`${what}: ${describeError(error)}`, {
-        autoClose: 8000
-      });
+      notifyError(what, error);
       return false;
     } finally {
       this._setBusy(key, false);
@@ -865,14 +858,6 @@ export class SharingSection extends SectionWidget {
     return this.model.load(this._sidebar.model.projects.activeProject);
   }
 
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    Signal.clearData(this);
-    super.dispose();
-  }
-
   protected onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
     // Added after the sidebar's first refresh: load now.
@@ -911,38 +896,20 @@ export class SharingSection extends SectionWidget {
     this._sidebar.refresh();
   }
 
-  /**
-   * Ask before a change that takes data away from someone.
-   */
-  private async _confirm(
-    title: string,
-    body: string,
-    label: string
-  ): Promise<boolean> {
-    const result = await showDialog({
-      title,
-      body,
-      buttons: [
-        Dialog.cancelButton({ label: this._trans.__('Cancel') }),
-        Dialog.warnButton({ label })
-      ]
-    });
-    return result.button.accept;
-  }
-
   private _actions: ISharingActions = {
     accept: ref => void this.model.accept(ref),
     reject: ref => void this.model.leave(ref),
     remove: ref => {
       const trans = this._trans;
-      void this._confirm(
-        trans.__('Remove %1?', ref),
-        trans.__(
+      void confirmAction({
+        title: trans.__('Remove %1?', ref),
+        body: trans.__(
           "%1 leaves this project: its members lose access to it. The owner's data is not touched.",
           ref
         ),
-        trans.__('Remove')
-      ).then(ok => (ok ? this.model.leave(ref) : false));
+        label: trans.__('Remove'),
+        trans
+      }).then(ok => (ok ? this.model.leave(ref) : false));
     },
     share: dataset => {
       const project = this.model.state.project;
@@ -964,15 +931,16 @@ export class SharingSection extends SectionWidget {
       void this.model.setPermission(dataset, target, permission),
     unshare: (dataset, target) => {
       const trans = this._trans;
-      void this._confirm(
-        trans.__('Stop sharing %1 with %2?', dataset, target),
-        trans.__(
+      void confirmAction({
+        title: trans.__('Stop sharing %1 with %2?', dataset, target),
+        body: trans.__(
           'The members of %1 lose access to %2 at once.',
           target,
           dataset
         ),
-        trans.__('Unshare')
-      ).then(ok => (ok ? this.model.unshare(dataset, target) : false));
+        label: trans.__('Unshare'),
+        trans
+      }).then(ok => (ok ? this.model.unshare(dataset, target) : false));
     },
     setPublic: (dataset, value) => void this.model.setPublic(dataset, value),
     add: ref => void this.model.addPublic(ref)

@@ -82,7 +82,8 @@ export const IHopsworksSidebar = new Token<IHopsworksSidebar>(
 
 /**
  * A section of the sidebar: a React widget whose title is the section's
- * header.
+ * header. Its connections made with `this` as the receiver (e.g. to the
+ * sidebar's `refreshRequested`) end with it: `Widget.dispose()` clears them.
  */
 export abstract class SectionWidget extends ReactWidget {
   constructor(label: string, className: string) {
@@ -153,7 +154,6 @@ export class HopsworksSidebar extends SidePanel implements IHopsworksSidebar {
   }
 
   dispose(): void {
-    Signal.clearData(this);
     if (this._timer !== null) {
       window.clearInterval(this._timer);
       this._timer = null;
