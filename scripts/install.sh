@@ -13,6 +13,9 @@ need=()
 command -v node >/dev/null || need+=(nodejs npm)
 command -v git >/dev/null || need+=(git)
 command -v setfacl >/dev/null || need+=(acl)  # POSIX ACLs for OS-level project isolation
+command -v java >/dev/null || need+=(default-jre-headless)  # Spark (pyspark) runs on a JVM
+# sparkmagic pulls in gssapi, built from source against Kerberos' headers.
+[[ -e /usr/include/gssapi/gssapi.h ]] || need+=(libkrb5-dev gcc)
 if [[ $(id -u) -eq 0 ]]; then
   /usr/bin/python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3 python3-venv)
 fi

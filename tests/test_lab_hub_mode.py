@@ -635,7 +635,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.mark.browser
 def test_panel_shows_the_servers_project(lab: Lab, hub: Setup) -> None:
-    """In Chromium: the panel shows the server's project as the active one, no choice."""
+    """In Chromium: the panel shows the server's project as the active one, no choice, and
+    its sections (members, datasets) load through the server."""
     need(CHROMIUM.exists(), f"Debian Chromium is not installed at {CHROMIUM}")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
@@ -654,8 +655,16 @@ def test_panel_shows_the_servers_project(lab: Lab, hub: Setup) -> None:
             active = panel.locator('.hwl-active-project[data-mode="hub"]')
             expect(active).to_have_attribute("data-project", PROJECT, timeout=30_000)
             expect(active.locator(".hwl-active-name")).to_have_text(PROJECT)
-            expect(panel.locator("select")).to_have_count(0)
+            expect(panel.locator("select.hwl-project-select")).to_have_count(0)
             expect(panel.locator(".hwl-user")).to_have_attribute("data-username", "bob")
+            # The other sections reach the platform through the server too.
+            expect(panel.locator('.hwl-member[data-username="bob"]')).to_have_attribute(
+                "data-role", "DATA_OWNER", timeout=30_000
+            )
+            datasets = panel.locator(".hwl-datasets-section")
+            expect(datasets.locator('.hwl-dataset[data-dataset="Resources"]')).to_be_visible(
+                timeout=30_000
+            )
             expect(panel.locator(".hwl-error")).to_have_count(0)
             expect(panel.locator(".hwl-mismatch")).to_have_count(0)
             assert hub.key.partition(".")[2] not in page.content()

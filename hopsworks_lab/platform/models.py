@@ -334,3 +334,113 @@ class ComputeLock(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     changes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# -- Python environments, jobs and executions (issue 6) --------------------------------------
+
+
+class OperationStatus(str, enum.Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class EnvironmentOperation(Base):
+    """A change to a project's Python environment (install, uninstall), applied to a copy of
+    the environment that replaces it only when the change worked; its log is a file."""
+
+    __tablename__ = "environment_operations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # install | uninstall
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # packages, requirements, wheel
+    status: Mapped[OperationStatus] = mapped_column(
+        Enum(OperationStatus, name="operation_status", native_enum=False, length=16)
+    )
+    requested_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message: Mapped[str | None] = mapped_column(Text)  # why it failed, or pip check's findings
+
+
+class JobType(str, enum.Enum):
+    PYTHON = "PYTHON"
+    PYSPARK = "PYSPARK"
+
+
+class ExecutionState(str, enum.Enum):
+    INITIALIZING = "INITIALIZING"
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+
+class Job(Base):
+    """A program of a project (a file in a dataset) with its settings, and its schedule."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    type: Mapped[JobType] = mapped_column(
+        Enum(JobType, name="job_type", native_enum=False, length=16)
+    )
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)  # app_path, args, spark settings...
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The schedule (None: not scheduled). ``next_fire_at`` is the next run still to fire;
+    # firing advances it in the same transaction that creates the execution.
+    cron: Mapped[str | None] = mapped_column(String(120))
+    schedule_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    schedule_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    schedule_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_overlap: Mapped[bool] = mapped_column(Boolean, default=False)
+    catch_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    project: Mapped[Project] = relationship()
+
+
+class Execution(Base):
+    """One run of a job. ``(job_id, scheduled_for)`` is unique: a scheduled time fires once,
+    however many schedulers or restarts race for it."""
+
+    __tablename__ = "executions"
+    __table_args__ = (UniqueConstraint("job_id", "scheduled_for"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[ExecutionState] = mapped_column(
+        Enum(ExecutionState, name="execution_state", native_enum=False, length=16), index=True
+    )
+    args: Mapped[list[str]] = mapped_column(JSON)
+    submitted_by: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(16))  # manual | schedule
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    # The process (for re-attaching after a restart): its pid and start time (a reused pid
+    # has another start time), and the host it runs on.
+    pid: Mapped[int | None] = mapped_column(Integer)
+    pid_started: Mapped[float | None] = mapped_column(Float)
+    host: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str | None] = mapped_column(Text)  # why it failed or was killed
+    log_dir: Mapped[str | None] = mapped_column(String(1024))  # <dataset>/<path> (Logs/...)
+
+    job: Mapped[Job] = relationship()
