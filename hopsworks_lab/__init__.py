@@ -7,7 +7,15 @@ try:
 except ImportError:  # running from a source tree that was never built
     __version__ = "0.0.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "login"]
+
+
+def login(*args: object, **kwargs: object) -> object:
+    """Connect to the platform and return the project (see :func:`hopsworks_lab.client.login`).
+    Imported lazily: the server extension loads this package and needs no HTTP client."""
+    from .client import login as _login
+
+    return _login(*args, **kwargs)  # type: ignore[arg-type]
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -1,0 +1,118 @@
+"""The connection to the platform: base URL, API key, one HTTP session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import requests
+
+from ..server.context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
+
+if TYPE_CHECKING:
+    from .project import Project
+
+TIMEOUT = 60.0  # seconds for one request (uploads and downloads stream)
+
+
+class RestAPIError(Exception):
+    """A request the platform refused or could not answer: ``status`` (HTTP, 0 when the
+    platform was not reached), ``code`` (the error body's ``error``) and the message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{message} (HTTP {status}, {code})" if status else message)
+        self.status, self.code, self.message = status, code, message
+
+
+def segment(value: str) -> str:
+    """One URL path segment (a project, job or dataset name)."""
+    return quote(value, safe="")
+
+
+def file_path(path: str) -> str:
+    """A ``<dataset>/<path>`` for a URL: each segment encoded, the slashes kept."""
+    return "/".join(quote(p, safe="") for p in path.split("/") if p)
+
+
+class Connection:
+    """Requests to ``<host>api/...`` with ``Authorization: ApiKey <key>``."""
+
+    def __init__(self, host: str, api_key: str, *, verify: bool | str = True) -> None:
+        if not host:
+            raise ValueError("host: the platform's base URL is required")
+        if not api_key:
+            raise ValueError("api_key_value: an API key is required")
+        self.host = host.rstrip("/") + "/"
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"ApiKey {api_key}"
+        self.http.verify = verify
+
+    def url(self, path: str) -> str:
+        return self.host + path.lstrip("/")
+
+    def request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        """One request; a non-2xx answer raises :class:`RestAPIError`."""
+        kw.setdefault("timeout", TIMEOUT)
+        try:
+            r = self.http.request(method, self.url(path), **kw)
+        except requests.RequestException as e:
+            raise RestAPIError(
+                0, "network_error", f"the platform at {self.host} failed: {e}"
+            ) from e
+        if r.status_code >= 400:
+            try:
+                body = r.json()
+                code, message = body["error"], body["message"]
+            except (ValueError, KeyError, TypeError):
+                code, message = "http_error", r.text[:500] or r.reason
+            raise RestAPIError(r.status_code, code, message)
+        return r
+
+    def json(self, method: str, path: str, **kw: Any) -> Any:
+        r = self.request(method, path, **kw)
+        return r.json() if r.content else None
+
+    def project(self, name: str) -> Project:
+        from .project import Project
+
+        return Project(self, self.json("GET", f"api/projects/{segment(name)}"))
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def login(
+    host: str | None = None,
+    project: str | None = None,
+    api_key_value: str | None = None,
+    *,
+    verify: bool | str = True,
+    environ: Mapping[str, str] | None = None,
+) -> Project:
+    """Connect and return the project. Inside a hub-spawned lab server, a kernel or a job,
+    everything comes from the environment (the server's or job's own project-user key);
+    elsewhere pass ``host`` (the platform's base URL), ``api_key_value`` and ``project``."""
+    env = os.environ if environ is None else environ
+    host = host or env.get(ENV_PLATFORM_URL)
+    api_key = api_key_value or env.get(ENV_API_KEY)
+    project = project or env.get(ENV_PROJECT)
+    missing = [
+        what
+        for what, value in (
+            (f"host (or {ENV_PLATFORM_URL})", host),
+            (f"api_key_value (or {ENV_API_KEY})", api_key),
+            (f"project (or {ENV_PROJECT})", project),
+        )
+        if not value
+    ]
+    if missing:
+        raise ValueError(
+            "login() needs "
+            + ", ".join(missing)
+            + ": inside a lab server or a job they come from the environment; elsewhere pass "
+            "them (create an API key in the platform)"
+        )
+    assert host and api_key and project
+    return Connection(host, api_key, verify=verify).project(project)

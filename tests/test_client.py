@@ -1,0 +1,87 @@
+"""The Python client (``hopsworks_lab.login()`` and the dataset API) against a real platform
+over HTTP, with a project-user key as a lab server or job has it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Client
+from test_auth import add_user
+
+import hopsworks_lab
+from hopsworks_lab.client import RestAPIError
+from hopsworks_lab.platform import Platform
+from hopsworks_lab.platform.actor import Actor
+from hopsworks_lab.platform.models import Principal
+from hopsworks_lab.server.context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
+
+
+@pytest.fixture
+def env(anon: Client, admin: Client, platform: Platform, server: str) -> dict[str, str]:
+    """What a lab server's kernel or a job finds in its environment: alice's project-user key
+    for demo."""
+    add_user(admin, "alice", "alice-pass-1")
+    alice = anon.login("alice", "alice-pass-1")
+    assert alice.post("api/projects", json={"name": "demo"}).status_code == 201
+    assert admin.post("api/projects", json={"name": "other"}).status_code == 201
+    key = platform.tokens.create_api_key(
+        Actor.system(),
+        "kernel",
+        ["project", "dataset.read", "dataset.write", "job"],
+        "demo",
+        for_user="alice",
+        principal=Principal.PROJECT_USER,
+    ).key
+    return {ENV_PLATFORM_URL: server + "/", ENV_API_KEY: key, ENV_PROJECT: "demo"}
+
+
+def test_login_from_the_environment(env: dict[str, str]) -> None:
+    project = hopsworks_lab.login(environ=env)
+    assert project.name == "demo" and project.role == "DATA_OWNER"
+
+
+def test_login_says_what_is_missing() -> None:
+    with pytest.raises(ValueError, match=r"api_key_value .* project"):
+        hopsworks_lab.login(host="http://127.0.0.1:1/", environ={})
+
+
+def test_a_bad_key_is_a_clear_error(env: dict[str, str]) -> None:
+    with pytest.raises(RestAPIError) as e:
+        hopsworks_lab.login(environ={**env, ENV_API_KEY: "nope.nope"})
+    assert e.value.status == 401
+
+
+def test_another_project_is_refused(env: dict[str, str]) -> None:
+    with pytest.raises(RestAPIError) as e:
+        hopsworks_lab.login(environ={**env, ENV_PROJECT: "other"})
+    assert e.value.status == 403 and e.value.code == "wrong_project"
+
+
+def test_dataset_upload_list_download_remove(env: dict[str, str], tmp_path: Path) -> None:
+    datasets = hopsworks_lab.login(environ=env).get_dataset_api()
+    assert "Resources" in {d["name"] for d in datasets.datasets()}
+    local = tmp_path / "a b.csv"
+    local.write_bytes(b"x,y\n1,2\n" * 1000)
+    with pytest.raises(RestAPIError) as e:
+        datasets.upload(local, "Resources/in")  # no such folder yet
+    assert e.value.code == "folder_not_found"
+    datasets.mkdir("Resources/in")
+    assert datasets.upload(local, "Resources/in") == "Resources/in/a b.csv"
+    assert datasets.exists("Resources/in/a b.csv")
+    assert [e["name"] for e in datasets.list("Resources/in")] == ["a b.csv"]
+    with pytest.raises(RestAPIError) as e:
+        datasets.upload(local, "Resources/in")  # exists: not replaced silently
+    assert e.value.status == 409
+    out = tmp_path / "out"
+    out.mkdir()
+    path = datasets.download("Resources/in/a b.csv", out)
+    assert Path(path).read_bytes() == local.read_bytes()
+    with pytest.raises(FileExistsError):
+        datasets.download("Resources/in/a b.csv", out)
+    with pytest.raises(RestAPIError) as e:
+        datasets.download("Resources/in/missing.csv", out / "missing.csv")
+    assert e.value.status == 404 and not (out / "missing.csv").exists()
+    assert list(out.iterdir()) == [out / "a b.csv"]  # no partial file left
+    datasets.remove("Resources/in/a b.csv")
+    assert not datasets.exists("Resources/in/a b.csv")
