@@ -56,6 +56,10 @@ RESPONSE_HEADERS = (
     "ETag",
     "Last-Modified",
     "Retry-After",
+    # the environment operation log's tail (api/environments.py)
+    "X-Log-Offset",
+    "X-Log-Size",
+    "X-Operation-Status",
 )
 _RESPONSE_HEADERS = frozenset(name.lower() for name in RESPONSE_HEADERS)
 # Jupyter's credentials in the query string stay with Jupyter.
