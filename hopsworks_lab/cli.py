@@ -118,6 +118,9 @@ class ServeCommand(Command):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        # jobs reach the API here (HOPSWORKS_LAB_PLATFORM_URL), on this machine
+        local = "127.0.0.1" if self.ip in ("", "0.0.0.0", "::") else self.ip
+        platform.jobs.platform_url = f"http://{local}:{self.port}{self.base_url.rstrip('/')}/"
         tasks = start_background(platform)
         print(f"hopsworks-lab: isolation: {platform.isolation.describe()}", flush=True)
         api = f"http://{self.ip}:{self.port}{self.base_url.rstrip('/')}/api/"

@@ -19,6 +19,10 @@ import { HopsworksModel, HopsworksPanel } from './panel';
 
 import { datasetsPlugin } from './datasets';
 
+import { environmentPlugin } from './environment';
+
+import { jobsPlugin } from './jobs';
+
 import { membersPlugin } from './members';
 
 import { sharingPlugin } from './sharing';
@@ -169,5 +173,7 @@ export default [
   projectPlugin,
   membersPlugin,
   datasetsPlugin,
-  sharingPlugin
+  sharingPlugin,
+  environmentPlugin,
+  jobsPlugin
 ];

@@ -771,6 +771,386 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project}/environment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        /** The project's Python environment: its python, packages (the project's own and the base's), `uv pip check` problems and generation (members; made on first use) */
+        get: operations["getEnvironment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/environment/operations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        /** The project's environment operations, newest first (members) */
+        get: operations["listEnvironmentOperations"];
+        put?: never;
+        /** Queue an install or uninstall (Data Owners). It runs in the background, one at a time per project, on a copy of the environment that replaces it only if it worked; a requirements file or wheel is read from the dataset now, with the caller's rights */
+        post: operations["changeEnvironment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/environment/operations/{operation}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                operation: number;
+            };
+            cookie?: never;
+        };
+        /** One operation (members) */
+        get: operations["getEnvironmentOperation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/environment/operations/{operation}/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                operation: number;
+            };
+            cookie?: never;
+        };
+        /** The operation's output (uv's) from byte `offset`, also while it runs: ask again from X-Log-Offset to follow it (members) */
+        get: operations["getEnvironmentOperationLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/livy/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        /** The caller's Livy sessions in the project, oldest first (members) */
+        get: operations["listLivySessions"];
+        put?: never;
+        /** Start a PySpark session (a kernel with `spark` bound) as the caller's project-user; it answers at once in state starting, then goes idle (members). 409 livy_session_limit when the project runs PlatformConfig.livy_max_sessions sessions */
+        post: operations["createLivySession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/livy/sessions/{session}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+            };
+            cookie?: never;
+        };
+        /** A session with its state and the last lines of its log (its creator) */
+        get: operations["getLivySession"];
+        put?: never;
+        post?: never;
+        /** Stop a session: its kernel and Spark driver end (its creator, or a Data Owner of the project) */
+        delete: operations["deleteLivySession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/livy/sessions/{session}/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+            };
+            cookie?: never;
+        };
+        /** A session's state (its creator) */
+        get: operations["getLivySessionState"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/livy/sessions/{session}/log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+            };
+            cookie?: never;
+        };
+        /** Lines of the session's log: its kernel's stdout and stderr, Spark's driver log (its creator). Without from, the last size lines */
+        get: operations["getLivySessionLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/livy/sessions/{session}/statements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+            };
+            cookie?: never;
+        };
+        /** The session's statements, oldest first (its creator) */
+        get: operations["listLivyStatements"];
+        put?: never;
+        /** Queue code to run in the session; statements run one at a time, in order (its creator). 409 session_not_running when the session is stopping or dead */
+        post: operations["runLivyStatement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/livy/sessions/{session}/statements/{statement}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+                statement: components["parameters"]["livyStatement"];
+            };
+            cookie?: never;
+        };
+        /** A statement: its state, progress and output (its session's creator) */
+        get: operations["getLivyStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/livy/sessions/{session}/statements/{statement}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+                statement: components["parameters"]["livyStatement"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a statement: a waiting one never runs, a running one is interrupted and its Spark jobs cancelled; a finished one stays as it is (its session's creator) */
+        post: operations["cancelLivyStatement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        /** The project's jobs with their schedules (members) */
+        get: operations["listJobs"];
+        put?: never;
+        /** Create a job from a file in a dataset (Data Owners). 404 app_not_found when the program or a Spark file does not exist */
+        post: operations["createJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/jobs/{job}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+            };
+            cookie?: never;
+        };
+        /** One job, its settings and schedule (members) */
+        get: operations["getJob"];
+        /** Replace the job's type and settings (Data Owners); runs already going keep theirs */
+        put: operations["updateJob"];
+        post?: never;
+        /** Delete the job and its execution history; its logs stay in Logs (Data Owners). 409 job_running while an execution runs */
+        delete: operations["deleteJob"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/jobs/{job}/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** Set the job's schedule: a cron expression (UTC), start/end, enabled, overlap, catch-up (Data Owners) */
+        put: operations["scheduleJob"];
+        post?: never;
+        /** Remove the job's schedule (Data Owners) */
+        delete: operations["unscheduleJob"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/jobs/{job}/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+            };
+            cookie?: never;
+        };
+        /** The job's executions, newest first, a page at a time (members) */
+        get: operations["listExecutions"];
+        put?: never;
+        /** Run the job now as the caller's project-user, with args (default: the job's); the execution is RUNNING, or FAILED with its reason when it could not start (members) */
+        post: operations["startExecution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/jobs/{job}/executions/{execution}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+                /** @description the execution's id */
+                execution: components["parameters"]["execution"];
+            };
+            cookie?: never;
+        };
+        /** One execution (members) */
+        get: operations["getExecution"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/jobs/{job}/executions/{execution}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+                /** @description the execution's id */
+                execution: components["parameters"]["execution"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop a running execution (KILLED): SIGTERM to its process group, SIGKILL after job_stop_grace_seconds; an ended one is returned as it is (members) */
+        post: operations["stopExecution"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/jobs/{job}/executions/{execution}/logs/{stream}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+                /** @description the execution's id */
+                execution: components["parameters"]["execution"];
+                stream: "stdout" | "stderr";
+            };
+            cookie?: never;
+        };
+        /** The execution's stdout or stderr from a byte offset, live while it runs: read on from next_offset until complete (members) */
+        get: operations["readExecutionLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -847,6 +1227,8 @@ export interface components {
             /** @description the project's Jupyter dataset (local storage) */
             notebook_dir: string | null;
             certificate: components["schemas"]["CertificateBundle"];
+            /** @description the project's Python environment, which the server's kernels, python and pip use */
+            environment?: components["schemas"]["EnvironmentLocation"] | null;
         };
         NewApiKey: components["schemas"]["ApiKey"] & {
             /** @description the key, shown only in this response */
@@ -1123,6 +1505,163 @@ export interface components {
             /** @description GPUs of the inventory no allocation holds */
             free: number;
         };
+        /** @description a statement's result as Livy gives it: status ok with data, or status error with ename, evalue and traceback */
+        LivyOutput: {
+            /** @enum {string} */
+            status: "ok" | "error";
+            execution_count: number | null;
+            data?: {
+                /** @description what the statement printed (stdout, stderr), then its result */
+                "text/plain": string;
+                /** @description base64 PNG of an image the statement displayed */
+                "image/png"?: string;
+                /** @description a JSON result the statement displayed */
+                "application/json"?: unknown;
+            };
+            ename?: string;
+            evalue?: string;
+            /** @description lines */
+            traceback?: string[];
+        };
+        LivyStatement: {
+            id: number;
+            code: string;
+            /**
+             * @description available: done (its output says ok or error); error: the session stopped while it ran
+             * @enum {string}
+             */
+            state: "waiting" | "running" | "available" | "error" | "cancelling" | "cancelled";
+            /** @description null until available, and for cancelled statements */
+            output: components["schemas"]["LivyOutput"] | null;
+            progress: number;
+            /** @description epoch milliseconds; 0 while waiting */
+            started: number;
+            /** @description epoch milliseconds; 0 until done */
+            completed: number;
+        };
+        LivyStatementList: {
+            total_statements: number;
+            statements: components["schemas"]["LivyStatement"][];
+        };
+        /** @description a PySpark REPL session; the Livy settings it was created with are echoed too */
+        LivySession: {
+            id: number;
+            name: string | null;
+            /** @description the Spark application id, once started */
+            appId: string | null;
+            /** @description the user who created it */
+            owner: string;
+            /** @description the user whose project-user runs it (the owner) */
+            proxyUser: string;
+            /** @enum {string} */
+            state: "not_started" | "starting" | "idle" | "busy" | "shutting_down" | "error" | "dead" | "killed" | "success";
+            kind: string;
+            appInfo: {
+                driverLogUrl?: string | null;
+                sparkUiUrl?: string | null;
+            };
+            /** @description the last lines of the session's log */
+            log: string[];
+            /** @description the Spark properties the session asked for */
+            conf?: {
+                [key: string]: string;
+            };
+        };
+        LivySessionList: {
+            from: number;
+            total: number;
+            sessions: components["schemas"]["LivySession"][];
+        };
+        LivySessionState: {
+            id: number;
+            state: string;
+        };
+        LivyLog: {
+            id: number;
+            from: number;
+            /** @description lines in the whole log */
+            total: number;
+            log: string[];
+        };
+        LivyMessage: {
+            /** @description deleted, canceled */
+            msg: string;
+        };
+        /** @description where a project's Python environment is, for a process started outside the platform (the hub's servers) */
+        EnvironmentLocation: {
+            /** @description the environment's python (through its 'current' link: always the live generation) */
+            python: string;
+            /** @description the value for VIRTUAL_ENV */
+            virtual_env: string;
+            /** @description to put before PATH (the environment's bin, then the base's) */
+            path_prefix: string;
+            /** @description to put before JUPYTER_PATH: holds the python3 kernelspec that runs the environment's python */
+            jupyter_path: string;
+        };
+        EnvironmentPackage: {
+            /** @description the normalised (PEP 503) name */
+            name: string;
+            version: string;
+            /**
+             * @description project: installed in the project's environment; base: the platform's environment, which every project extends
+             * @enum {string}
+             */
+            source: "project" | "base";
+            /** @description the base's version of a package the project's environment overrides */
+            base_version: string | null;
+        };
+        Environment: {
+            project: string;
+            /** @description the environment's python */
+            python: string;
+            python_version: string;
+            /** @description the platform's interpreter the environment is layered on */
+            base_python: string;
+            /** @description the live generation; every successful change makes a new one */
+            generation: number;
+            packages: components["schemas"]["EnvironmentPackage"][];
+            /** @description what `uv pip check` reports on the project's packages (empty: compatible) */
+            problems: string[];
+            /** @description operations queued or running */
+            pending: number;
+        };
+        /** @enum {string} */
+        OperationStatus: "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED";
+        EnvironmentOperation: {
+            id: number;
+            project: string;
+            /** @enum {string} */
+            op: "install" | "uninstall";
+            packages: string[] | null;
+            /** @description the requirements file, <dataset>/<path> */
+            requirements: string | null;
+            /** @description the wheel, <dataset>/<path> */
+            wheel: string | null;
+            status: components["schemas"]["OperationStatus"];
+            requested_by: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            started_at: string | null;
+            /** Format: date-time */
+            finished_at: string | null;
+            /** @description what it did, or why it failed (the environment is then unchanged) */
+            message: string | null;
+            /** @description the generation it made (succeeded operations) */
+            generation: number | null;
+            /** @description `uv pip check` problems it left (it succeeded all the same) */
+            problems: string[];
+            /** @description name==version */
+            added: string[];
+            /** @description name==version */
+            removed: string[];
+            /** @description name old -> new */
+            changed: string[];
+        };
+        EnvironmentOperationList: {
+            items: components["schemas"]["EnvironmentOperation"][];
+            count: number;
+        };
         DatasetName: string;
         DatasetCreate: {
             name: components["schemas"]["DatasetName"];
@@ -1237,6 +1776,253 @@ export interface components {
             gpu_hours_limit?: components["schemas"]["HoursLimit"];
             cpu_hours_limit?: components["schemas"]["HoursLimit"];
         };
+        /** @description a package and optionally extras and versions: name, name==1.2, name[extra]>=1,<2, name~=1.4, name==1.* */
+        Requirement: string;
+        PackageName: string;
+        /** @description <dataset>/<path> of a file in the project (the dataset may be 'owner::name'); printable ASCII, no segment starting with '.' */
+        DatasetFile: string;
+        /** @description <dataset>/<path> of a wheel (name-version-...-platform.whl) in the project */
+        WheelFile: string;
+        /** @description install packages, a requirements file or a wheel from a dataset, or uninstall packages */
+        EnvironmentOperationCreate: {
+            /** @enum {string} */
+            op: "install";
+            packages: components["schemas"]["Requirement"][];
+        } | {
+            /** @enum {string} */
+            op: "install";
+            requirements: components["schemas"]["DatasetFile"];
+        } | {
+            /** @enum {string} */
+            op: "install";
+            wheel: components["schemas"]["WheelFile"];
+        } | {
+            /** @enum {string} */
+            op: "uninstall";
+            packages: components["schemas"]["PackageName"][];
+        };
+        /** @description JVM memory as Spark writes it, e.g. 512m, 2g */
+        SparkMemory: string;
+        SparkPaths: string[];
+        /** @description Livy's session request; each setting becomes a Spark property (over the same one in conf) */
+        LivySessionCreate: {
+            /**
+             * @description the REPL's language (PySpark only)
+             * @enum {string}
+             */
+            kind?: "pyspark";
+            /** @description spark.app.name (printable ASCII) */
+            name?: string;
+            /** @description must be the caller: a session runs as its creator's project-user (403 otherwise) */
+            proxyUser?: components["schemas"]["UserName"];
+            driverMemory?: components["schemas"]["SparkMemory"];
+            driverCores?: number;
+            executorMemory?: components["schemas"]["SparkMemory"];
+            executorCores?: number;
+            /** @description spark.executor.instances */
+            numExecutors?: number;
+            jars?: components["schemas"]["SparkPaths"];
+            pyFiles?: components["schemas"]["SparkPaths"];
+            files?: components["schemas"]["SparkPaths"];
+            archives?: components["schemas"]["SparkPaths"];
+            /** @description spark.yarn.queue */
+            queue?: string;
+            /** @description Spark properties */
+            conf?: {
+                [key: string]: string | number | boolean;
+            };
+            /** @description stop the session when its owner has not read it (sparkmagic polls) for this long; 0: never */
+            heartbeatTimeoutInSecond?: number;
+        };
+        LivyStatementCreate: {
+            code: string;
+            /**
+             * @description the session's kind when left out
+             * @enum {string}
+             */
+            kind?: "pyspark" | "python";
+        };
+        /** @enum {string} */
+        JobType: "PYTHON" | "PYSPARK";
+        /** @enum {string} */
+        ExecutionState: "INITIALIZING" | "RUNNING" | "FINISHED" | "FAILED" | "KILLED";
+        JobScheduleInfo: {
+            /** @description the expression (UTC), aliases expanded */
+            cron: string;
+            /** Format: date-time */
+            start: string | null;
+            /** Format: date-time */
+            end: string | null;
+            enabled: boolean;
+            allow_overlap: boolean;
+            catch_up: boolean;
+        };
+        Job: {
+            name: string;
+            project: string;
+            type: components["schemas"]["JobType"];
+            /** @description the settings (PythonJobConfig or SparkJobConfig), defaults filled in */
+            config: Record<string, never>;
+            /** @description whose project-user scheduled runs run as */
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description null when the job is not scheduled */
+            schedule: components["schemas"]["JobScheduleInfo"] | null;
+            /**
+             * Format: date-time
+             * @description the next scheduled run; null when not scheduled, disabled or over
+             */
+            next_fire_at: string | null;
+        };
+        JobList: {
+            items: components["schemas"]["Job"][];
+            count: number;
+        };
+        Execution: {
+            id: number;
+            job: string;
+            project: string;
+            state: components["schemas"]["ExecutionState"];
+            args: string[];
+            /** @description the member whose project-user runs it */
+            submitted_by: string;
+            /** @enum {string} */
+            trigger: "manual" | "schedule";
+            /**
+             * Format: date-time
+             * @description the scheduled time it ran for
+             */
+            scheduled_for: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            started_at: string | null;
+            /** Format: date-time */
+            finished_at: string | null;
+            /** @description the program's exit code (128 + N: ended by signal N) */
+            exit_code: number | null;
+            /** @description why it failed or was stopped */
+            reason: string | null;
+            /** @description 'Logs/<job>/<id>': stdout.log, stderr.log, exit_code (and the executed notebook) */
+            log_dir: string | null;
+            /** @description notebook jobs: the executed notebook, '<dataset>/<path>' */
+            notebook: string | null;
+        };
+        ExecutionList: {
+            items: components["schemas"]["Execution"][];
+            count: number;
+            /** @description the job's executions in all */
+            total: number;
+        };
+        LogChunk: {
+            /** @enum {string} */
+            stream: "stdout" | "stderr";
+            /** @description the byte offset the text starts at */
+            offset: number;
+            /** @description where to read on (to follow the log live, ask again from here) */
+            next_offset: number;
+            /** @description the log's size in bytes when read */
+            size: number;
+            /** @description UTF-8 text; never ends in the middle of a character */
+            text: string;
+            /** @description the execution has ended and this is the end of its log */
+            complete: boolean;
+        };
+        JobName: string;
+        /** @description arguments (sys.argv[1:]); a notebook takes key=value parameters */
+        JobArgs: string[];
+        SparkJobFiles: string[];
+        PythonJobConfig: {
+            /** @description '<dataset>/<path>' of a .py or .ipynb (run by papermill) */
+            app_path: string;
+            args?: components["schemas"]["JobArgs"];
+        };
+        SparkJobSettings: {
+            /** @default 1 */
+            driver_cores: number;
+            driver_memory?: components["schemas"]["SparkMemory"];
+            /** @default 1 */
+            executor_cores: number;
+            executor_memory?: components["schemas"]["SparkMemory"];
+            /**
+             * @description executor instances without dynamic allocation
+             * @default 1
+             */
+            executors: number;
+            /** @default false */
+            dynamic_allocation: boolean;
+            /**
+             * @description dynamic allocation: at most max_executors
+             * @default 0
+             */
+            min_executors: number;
+            /** @default 2 */
+            max_executors: number;
+            files?: components["schemas"]["SparkJobFiles"];
+            py_files?: components["schemas"]["SparkJobFiles"];
+            /** @description more Spark properties: names 'spark.*' (letters, digits, '.', '_', '-'; not spark.master, spark.submit.deployMode or spark.app.name, which the platform sets), string values */
+            properties?: {
+                [key: string]: string;
+            };
+        };
+        SparkJobConfig: {
+            /** @description '<dataset>/<path>' of a .py */
+            app_path: string;
+            args?: components["schemas"]["JobArgs"];
+            spark?: components["schemas"]["SparkJobSettings"];
+        };
+        JobCreate: {
+            name: components["schemas"]["JobName"];
+            /** @enum {string} */
+            type: "PYTHON";
+            config: components["schemas"]["PythonJobConfig"];
+        } | {
+            name: components["schemas"]["JobName"];
+            /** @enum {string} */
+            type: "PYSPARK";
+            config: components["schemas"]["SparkJobConfig"];
+        };
+        JobUpdate: {
+            /** @enum {string} */
+            type: "PYTHON";
+            config: components["schemas"]["PythonJobConfig"];
+        } | {
+            /** @enum {string} */
+            type: "PYSPARK";
+            config: components["schemas"]["SparkJobConfig"];
+        };
+        JobSchedule: {
+            /** @description UTC; 5 fields (minute hour day month weekday), 6 with seconds first, or @yearly, @monthly, @weekly, @daily, @hourly */
+            cron: string;
+            /**
+             * Format: date-time
+             * @description no run before this time
+             */
+            start?: string;
+            /**
+             * Format: date-time
+             * @description no run after this time
+             */
+            end?: string;
+            /** @default true */
+            enabled: boolean;
+            /**
+             * @description fire while a run is going (else that time is skipped, and audited)
+             * @default false
+             */
+            allow_overlap: boolean;
+            /**
+             * @description after downtime, fire each missed time (at most schedule_catch_up_max); without it only the next future time fires
+             * @default false
+             */
+            catch_up: boolean;
+        };
+        ExecutionStart: {
+            args?: components["schemas"]["JobArgs"];
+        };
     };
     responses: {
         /** @description malformed request (invalid JSON, bad query parameter) */
@@ -1329,6 +2115,12 @@ export interface components {
         };
     };
     parameters: {
+        /** @description the job's name */
+        job: string;
+        /** @description the execution's id */
+        execution: number;
+        livySession: number;
+        livyStatement: number;
         /** @description a dataset name, or 'owner::name' for one shared into the project */
         dataset: string;
         project: string;
@@ -3172,6 +3964,793 @@ export interface operations {
         requestBody?: never;
         responses: {
             204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getEnvironment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the environment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Environment"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    listEnvironmentOperations: {
+        parameters: {
+            query?: {
+                limit?: components["parameters"]["limit"];
+            };
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description operations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentOperationList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    changeEnvironment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnvironmentOperationCreate"];
+            };
+        };
+        responses: {
+            /** @description queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentOperation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    getEnvironmentOperation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                operation: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the operation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentOperation"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getEnvironmentOperationLog: {
+        parameters: {
+            query?: {
+                offset?: number;
+                /** @description at most this many bytes */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                operation: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the log's bytes from offset (empty when there is nothing new) */
+            200: {
+                headers: {
+                    /** @description where the next read continues */
+                    "X-Log-Offset"?: number;
+                    /** @description the log's size now */
+                    "X-Log-Size"?: number;
+                    /** @description the operation's status now (the log is complete once it is SUCCEEDED or FAILED) */
+                    "X-Operation-Status"?: components["schemas"]["OperationStatus"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listLivySessions: {
+        parameters: {
+            query?: {
+                from?: number;
+                size?: number;
+            };
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description sessions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivySessionList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createLivySession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LivySessionCreate"];
+            };
+        };
+        responses: {
+            /** @description the session */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivySession"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    getLivySession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivySession"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteLivySession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivyMessage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getLivySessionState: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the state */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivySessionState"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getLivySessionLog: {
+        parameters: {
+            query?: {
+                /** @description first line (0-based) */
+                from?: number;
+                size?: number;
+            };
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description lines */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivyLog"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listLivyStatements: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description statements */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivyStatementList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    runLivyStatement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LivyStatementCreate"];
+            };
+        };
+        responses: {
+            /** @description the statement */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivyStatement"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    getLivyStatement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+                statement: components["parameters"]["livyStatement"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the statement */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivyStatement"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    cancelLivyStatement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                session: components["parameters"]["livySession"];
+                statement: components["parameters"]["livyStatement"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description canceled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivyMessage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description jobs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobCreate"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    updateJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobUpdate"];
+            };
+        };
+        responses: {
+            /** @description the job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    deleteJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    scheduleJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobSchedule"];
+            };
+        };
+        responses: {
+            /** @description the job with its schedule and next_fire_at */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    unscheduleJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listExecutions: {
+        parameters: {
+            query?: {
+                /** @description executions to skip */
+                offset?: number;
+                limit?: components["parameters"]["limit"];
+            };
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description executions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    startExecution: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ExecutionStart"];
+            };
+        };
+        responses: {
+            /** @description started */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Execution"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    getExecution: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+                /** @description the execution's id */
+                execution: components["parameters"]["execution"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the execution */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Execution"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    stopExecution: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+                /** @description the execution's id */
+                execution: components["parameters"]["execution"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the execution */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Execution"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    readExecutionLog: {
+        parameters: {
+            query?: {
+                /** @description first byte */
+                offset?: number;
+                /** @description at most this many bytes */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the job's name */
+                job: components["parameters"]["job"];
+                /** @description the execution's id */
+                execution: components["parameters"]["execution"];
+                stream: "stdout" | "stderr";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a chunk of the log */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogChunk"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];

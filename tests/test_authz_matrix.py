@@ -31,6 +31,7 @@ class World:
     clients: dict[str, Client]
     seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     totp: dict[str, str] = field(default_factory=dict)
+    livy: dict[str, int] = field(default_factory=dict)  # alice's shared Livy session
 
     def fresh(self, prefix: str) -> str:
         return f"{prefix}{next(self.seq)}"
@@ -149,12 +150,76 @@ def _file(w: World, who: str) -> Ctx:
     return {"params": {"path": path}}
 
 
+def _env_operation(w: World, who: str) -> Ctx:
+    """An environment operation of demo (an uninstall that fails fast: nothing to remove)."""
+    r = w.clients["do"].post(
+        "api/projects/demo/environment/operations",
+        json={"op": "uninstall", "packages": ["not-installed"]},
+    )
+    assert r.status_code == 202, r.text
+    return {"params": {"operation": r.json()["id"]}}
+
+
 def _allocation(w: World, who: str) -> Ctx:
     r = w.admin.post(
         "api/projects/demo/allocations", json={"holder": w.fresh("alice/demo-"), "cpus": 1}
     )
     assert r.status_code == 201, r.text
     return {"params": {"id": r.json()["id"]}}
+
+
+def _job(w: World, who: str) -> Ctx:
+    """A PYTHON job of demo (a one-line script in Resources), created by its Data Owner."""
+    name = w.fresh("job")
+    alice = w.clients["do"]
+    r = alice.put(f"api/projects/demo/files/Resources/{name}.py", data=b"print('hello')\n")
+    assert r.status_code == 201, r.text
+    config = {"app_path": f"Resources/{name}.py"}
+    r = alice.post(
+        "api/projects/demo/jobs", json={"name": name, "type": "PYTHON", "config": config}
+    )
+    assert r.status_code == 201, r.text
+    return {"params": {"job": name}, "config": config}
+
+
+def _job_update(w: World, who: str) -> Ctx:
+    ctx = _job(w, who)
+    return {**ctx, "body": {"type": "PYTHON", "config": {**ctx["config"], "args": [who]}}}
+
+
+def _execution(w: World, who: str) -> Ctx:
+    ctx = _job(w, who)
+    r = w.clients["do"].post(f"api/projects/demo/jobs/{ctx['params']['job']}/executions")
+    assert r.status_code == 201, r.text
+    return {"params": {**ctx["params"], "execution": r.json()["id"], "stream": "stdout"}}
+
+
+def _new_livy_session(w: World) -> int:
+    r = w.clients["do"].post("api/projects/demo/livy/sessions", json={"kind": "pyspark"})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _livy_session(w: World, who: str) -> Ctx:
+    """alice's Livy session in demo, one for all cases (refusals need no running Spark), with
+    a statement; the Data Owner's DELETE gets a fresh one."""
+    if who == "do" and w.livy.get("deleting"):
+        return {"params": {"session": _new_livy_session(w)}}
+    if "session" not in w.livy:
+        w.livy["session"] = _new_livy_session(w)
+        r = w.clients["do"].post(
+            f"api/projects/demo/livy/sessions/{w.livy['session']}/statements", json={"code": "1"}
+        )
+        assert r.status_code == 201, r.text
+    return {"params": {"session": w.livy["session"], "statement": 0}}
+
+
+def _livy_delete(w: World, who: str) -> Ctx:
+    w.livy["deleting"] = 1
+    try:
+        return _livy_session(w, who)
+    finally:
+        w.livy["deleting"] = 0
 
 
 ALL_OK = (200,) * 5
@@ -381,6 +446,128 @@ CASES = [
         "/api/projects/{project}/members/{username}/credentials",
         (401, 403, 403, 403, 204),
         lambda w, who: {"params": {"username": "bob"}},
+    ),
+    # the project's Python environment: members read it, Data Owners change it
+    Case("GET", "/api/projects/{project}/environment", (401, 403, 200, 200, 403)),
+    Case("GET", "/api/projects/{project}/environment/operations", (401, 403, 200, 200, 403)),
+    Case(
+        "POST",
+        "/api/projects/{project}/environment/operations",
+        (401, 403, 403, 202, 403),
+        lambda w, who: {"body": {"op": "uninstall", "packages": ["not-installed"]}},
+    ),
+    Case(
+        "GET",
+        "/api/projects/{project}/environment/operations/{operation}",
+        (401, 403, 200, 200, 403),
+        _env_operation,
+    ),
+    Case(
+        "GET",
+        "/api/projects/{project}/environment/operations/{operation}/log",
+        (401, 403, 200, 200, 403),
+        _env_operation,
+    ),
+    # jobs: Data Owners define and schedule them; members run, stop and read logs
+    Case("GET", "/api/projects/{project}/jobs", (401, 403, 200, 200, 403)),
+    Case(
+        "POST",
+        "/api/projects/{project}/jobs",
+        (401, 403, 403, 201, 403),
+        lambda w, who: {
+            "body": {"name": w.fresh("new"), "type": "PYTHON", "config": _job(w, who)["config"]}
+        },
+    ),
+    Case("GET", "/api/projects/{project}/jobs/{job}", (401, 403, 200, 200, 403), _job),
+    Case(
+        "PUT",
+        "/api/projects/{project}/jobs/{job}",
+        (401, 403, 403, 200, 403),
+        _job_update,
+    ),
+    Case("DELETE", "/api/projects/{project}/jobs/{job}", (401, 403, 403, 204, 403), _job),
+    Case(
+        "PUT",
+        "/api/projects/{project}/jobs/{job}/schedule",
+        (401, 403, 403, 200, 403),
+        lambda w, who: {**_job(w, who), "body": {"cron": "0 3 * * *"}},
+    ),
+    Case("DELETE", "/api/projects/{project}/jobs/{job}/schedule", (401, 403, 403, 204, 403), _job),
+    Case("GET", "/api/projects/{project}/jobs/{job}/executions", (401, 403, 200, 200, 403), _job),
+    Case("POST", "/api/projects/{project}/jobs/{job}/executions", (401, 403, 201, 201, 403), _job),
+    Case(
+        "GET",
+        "/api/projects/{project}/jobs/{job}/executions/{execution}",
+        (401, 403, 200, 200, 403),
+        _execution,
+    ),
+    Case(
+        "POST",
+        "/api/projects/{project}/jobs/{job}/executions/{execution}/stop",
+        (401, 403, 200, 200, 403),
+        _execution,
+    ),
+    Case(
+        "GET",
+        "/api/projects/{project}/jobs/{job}/executions/{execution}/logs/{stream}",
+        (401, 403, 200, 200, 403),
+        _execution,
+    ),
+    # Livy: members start sessions; a session is its creator's alone
+    Case("GET", "/api/projects/{project}/livy/sessions", (401, 403, 200, 200, 403)),
+    Case(
+        "POST",
+        "/api/projects/{project}/livy/sessions",
+        (401, 403, 201, 201, 403),
+        lambda w, who: {"body": {"kind": "pyspark"}},
+    ),
+    Case(
+        "GET",
+        "/api/projects/{project}/livy/sessions/{session}",
+        (401, 403, 403, 200, 403),
+        _livy_session,
+    ),
+    Case(
+        "DELETE",
+        "/api/projects/{project}/livy/sessions/{session}",
+        (401, 403, 403, 200, 403),
+        _livy_delete,
+    ),
+    Case(
+        "GET",
+        "/api/projects/{project}/livy/sessions/{session}/state",
+        (401, 403, 403, 200, 403),
+        _livy_session,
+    ),
+    Case(
+        "GET",
+        "/api/projects/{project}/livy/sessions/{session}/log",
+        (401, 403, 403, 200, 403),
+        _livy_session,
+    ),
+    Case(
+        "GET",
+        "/api/projects/{project}/livy/sessions/{session}/statements",
+        (401, 403, 403, 200, 403),
+        _livy_session,
+    ),
+    Case(
+        "POST",
+        "/api/projects/{project}/livy/sessions/{session}/statements",
+        (401, 403, 403, 201, 403),
+        lambda w, who: {**_livy_session(w, who), "body": {"code": "1 + 1"}},
+    ),
+    Case(
+        "GET",
+        "/api/projects/{project}/livy/sessions/{session}/statements/{statement}",
+        (401, 403, 403, 200, 403),
+        _livy_session,
+    ),
+    Case(
+        "POST",
+        "/api/projects/{project}/livy/sessions/{session}/statements/{statement}/cancel",
+        (401, 403, 403, 200, 403),
+        _livy_session,
     ),
 ]
 

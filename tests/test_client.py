@@ -85,3 +85,49 @@ def test_dataset_upload_list_download_remove(env: dict[str, str], tmp_path: Path
     assert list(out.iterdir()) == [out / "a b.csv"]  # no partial file left
     datasets.remove("Resources/in/a b.csv")
     assert not datasets.exists("Resources/in/a b.csv")
+
+
+def test_jobs_create_run_logs_schedule(env: dict[str, str], tmp_path: Path) -> None:
+    project = hopsworks_lab.login(environ=env)
+    datasets = project.get_dataset_api()
+    script = tmp_path / "hello.py"
+    script.write_text("import sys\nprint('args:', sys.argv[1:])\nsys.exit(int(sys.argv[1]))\n")
+    datasets.upload(script, "Resources")
+    jobs = project.get_job_api()
+    config = jobs.get_configuration("PYTHON")
+    config["app_path"] = "Resources/hello.py"
+    job = jobs.create_job("hello", config)
+    assert [j.name for j in jobs.get_jobs()] == ["hello"]
+
+    execution = job.run(args="0 'two words'")
+    assert execution.success is True and execution.exit_code == 0
+    assert "args: ['0', 'two words']" in execution.get_logs()
+    out, err = execution.download_logs(tmp_path)
+    assert "two words" in Path(out).read_text() and Path(err).exists()
+
+    failed = job.run(args=["3"])
+    assert failed.success is False and failed.state == "FAILED" and failed.exit_code == 3
+    assert [e.id for e in job.get_executions()] == [failed.id, execution.id]
+
+    running = job.run(args=["0"], await_termination=False)
+    assert running.await_termination(timeout=60).success is True
+
+    job.schedule("0 3 * * *")
+    assert jobs.get_job("hello").next_fire_at is not None
+    job.unschedule()
+    assert jobs.get_job("hello").next_fire_at is None
+    with pytest.raises(RestAPIError) as e:
+        job.schedule("not a cron")
+    assert e.value.status == 422
+
+
+def test_a_bad_job_config_is_refused(env: dict[str, str]) -> None:
+    jobs = hopsworks_lab.login(environ=env).get_job_api()
+    config = jobs.get_configuration("PYTHON")
+    config["app_path"] = "Resources/missing.py"
+    with pytest.raises(RestAPIError) as e:
+        jobs.create_job("missing", config)
+    assert e.value.status == 404 and e.value.code == "app_not_found"
+    assert jobs.get_jobs() == []
+    with pytest.raises(ValueError):
+        jobs.get_configuration("SCALA")

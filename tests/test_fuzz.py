@@ -48,6 +48,9 @@ def target(
                 argon2_time_cost=1,
                 argon2_memory_kib=1024,
                 isolation="none",  # fuzzing the API; OS isolation has its own tests
+                # a valid Livy session request starts a kernel and a Spark driver: at most
+                # one (the next get 409, which schemathesis accepts) and killed at close
+                livy_max_sessions=1,
             )
         )
     finally:

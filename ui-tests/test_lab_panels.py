@@ -131,6 +131,8 @@ class Session:
             "hwl-members-section": "Members",
             "hwl-datasets-section": "Datasets",
             "hwl-sharing-section": "Sharing",
+            "hwl-env-section": "Environment",
+            "hwl-jobs-section": "Jobs",
         }[cls]
 
     def select_project(self, name: str) -> None:
@@ -441,3 +443,61 @@ def test_open_edit_and_save_through_the_drive(as_alice: Session, alice: Lab) -> 
             break
         time.sleep(0.2)
     assert body == b"first line\nadded in the lab", body
+
+
+def test_jobs_create_run_watch_logs(as_alice: Session, alice: Lab) -> None:
+    """A job from a file in a dataset: created in the Jobs section, run with arguments, its
+    log followed live in the main area until it finishes."""
+    from playwright.sync_api import expect
+
+    s = as_alice
+    script = (
+        b"import sys, time\n"
+        b"for i in range(3):\n"
+        b"    print('step', i, sys.argv[1:], flush=True)\n"
+        b"    time.sleep(0.5)\n"
+    )
+    r = alice.call("PUT", "projects/demo/files/Resources/steps.py", data=script)
+    assert r.status_code in (200, 201), r.text
+    s.select_project("demo")
+    jobs = s.section("hwl-jobs-section")
+    jobs.get_by_role("button", name="New job").click()
+    dialog = s.page.locator(".jp-Dialog")
+    dialog.locator("input.hwl-job-form-name").fill("steps")
+    dialog.locator("input.hwl-job-form-path").fill("Resources/steps.py")
+    s.dialog_accept()
+    job = jobs.locator('.hwl-job[data-job="steps"]')
+    expect(job).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+    job.get_by_role("button", name="Run steps").click()
+    s.page.locator(".jp-Dialog input").fill("alpha 'b c'")
+    s.dialog_accept()
+    execution = jobs.locator(".hwl-execution").first
+    expect(execution).to_be_visible(timeout=UI_TIMEOUT_MS)
+    execution_id = execution.get_attribute("data-execution")
+    jobs.get_by_role("button", name=f"Logs of execution {execution_id}").click()
+    log = s.page.locator(f'.hwl-job-log[data-execution="{execution_id}"] pre')
+    expect(log).to_contain_text("step 2 ['alpha', 'b c']", timeout=60_000)
+    expect(jobs.locator(f'.hwl-execution[data-execution="{execution_id}"]')).to_have_attribute(
+        "data-state", "FINISHED", timeout=60_000
+    )
+    s.screenshot("jobs")
+    r = alice.call("GET", f"projects/demo/jobs/steps/executions/{execution_id}")
+    assert r.json()["state"] == "FINISHED" and r.json()["args"] == ["alpha", "b c"]
+
+
+def test_environment_lists_packages(as_alice: Session, as_bob: Session) -> None:
+    """The Environment section lists the project's packages; installing is for Data Owners."""
+    from playwright.sync_api import expect
+
+    s = as_alice
+    s.select_project("demo")
+    env = s.section("hwl-env-section")
+    env.get_by_placeholder("Filter packages").fill("pyspark")
+    expect(env.locator('.hwl-package[data-package="pyspark"]')).to_be_visible(timeout=60_000)
+    expect(env.get_by_role("button", name=re.compile("^Install", re.I))).to_be_visible()
+    s.screenshot("environment")
+    bob_env = as_bob.section("hwl-env-section")
+    bob_env.get_by_placeholder("Filter packages").fill("pyspark")
+    expect(bob_env.locator('.hwl-package[data-package="pyspark"]')).to_be_visible(timeout=60_000)
+    expect(bob_env.get_by_role("button", name=re.compile("^Install", re.I))).to_have_count(0)

@@ -283,6 +283,7 @@ class CredentialsHandler(PlatformHandler):
                 "unix_user": creds.unix_user,
                 "notebook_dir": creds.notebook_dir,
                 "certificate": render.certificate(creds.certificate),
+                "environment": render.env_location(creds.environment),
             },
             201,
         )

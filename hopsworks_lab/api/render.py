@@ -10,6 +10,8 @@ from ..platform.models import ApiKey, AuditRecord, User
 from ..platform.services.certs import CertificateBundle
 from ..platform.services.compute import AllocationView, GpuView, UsageView
 from ..platform.services.datasets import DatasetView, ShareView
+from ..platform.services.environments import EnvironmentView, EnvLocation, OperationView
+from ..platform.services.jobs import ExecutionView, JobView, LogChunk
 from ..platform.services.members import MemberView
 from ..platform.services.projects import ProjectView
 from ..platform.services.quotas import QuotaView
@@ -185,4 +187,115 @@ def gpu_inventory(gpus: list[GpuView]) -> dict[str, Any]:
         "items": items,
         "count": len(items),
         "free": sum(1 for g in gpus if g.in_inventory and g.allocation_id is None),
+    }
+
+
+def job(j: JobView) -> dict[str, Any]:
+    schedule = None
+    if j.schedule is not None:
+        sc = j.schedule
+        schedule = {
+            "cron": sc.cron,
+            "start": ts(sc.start),
+            "end": ts(sc.end),
+            "enabled": sc.enabled,
+            "allow_overlap": sc.allow_overlap,
+            "catch_up": sc.catch_up,
+        }
+    return {
+        "name": j.name,
+        "project": j.project,
+        "type": j.type.value,
+        "config": j.config,
+        "created_by": j.created_by,
+        "created_at": ts(j.created_at),
+        "updated_at": ts(j.updated_at),
+        "schedule": schedule,
+        "next_fire_at": ts(j.next_fire_at),
+    }
+
+
+def execution(e: ExecutionView) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "job": e.job,
+        "project": e.project,
+        "state": e.state.value,
+        "args": e.args,
+        "submitted_by": e.submitted_by,
+        "trigger": e.trigger,
+        "scheduled_for": ts(e.scheduled_for),
+        "created_at": ts(e.created_at),
+        "started_at": ts(e.started_at),
+        "finished_at": ts(e.finished_at),
+        "exit_code": e.exit_code,
+        "reason": e.reason,
+        "log_dir": e.log_dir,
+        "notebook": e.notebook,
+    }
+
+
+def log_chunk(c: LogChunk) -> dict[str, Any]:
+    return {
+        "stream": c.stream,
+        "offset": c.offset,
+        "next_offset": c.next_offset,
+        "size": c.size,
+        "text": c.text,
+        "complete": c.complete,
+    }
+
+
+def environment(e: EnvironmentView) -> dict[str, Any]:
+    return {
+        "project": e.project,
+        "python": e.python,
+        "python_version": e.python_version,
+        "base_python": e.base_python,
+        "generation": e.generation,
+        "packages": [
+            {
+                "name": p.name,
+                "version": p.version,
+                "source": p.source,
+                "base_version": p.base_version,
+            }
+            for p in e.packages
+        ],
+        "problems": e.problems,
+        "pending": e.pending,
+    }
+
+
+def env_operation(o: OperationView) -> dict[str, Any]:
+    result = o.result
+    return {
+        "id": o.id,
+        "project": o.project,
+        "op": o.op,
+        "packages": o.spec.get("packages"),
+        "requirements": o.spec.get("requirements"),
+        "wheel": o.spec.get("wheel"),
+        "status": o.status.value,
+        "requested_by": o.requested_by,
+        "created_at": ts(o.created_at),
+        "started_at": ts(o.started_at),
+        "finished_at": ts(o.finished_at),
+        "message": o.message,
+        "generation": result.get("generation"),
+        "problems": result.get("problems", []),
+        "added": result.get("added", []),
+        "removed": result.get("removed", []),
+        "changed": result.get("changed", []),
+    }
+
+
+def env_location(loc: EnvLocation | None) -> dict[str, Any] | None:
+    if loc is None:
+        return None
+    return {
+        "python": loc.python,
+        "virtual_env": loc.virtual_env,
+        "path_prefix": loc.path_prefix,
+        "jupyter_path": loc.jupyter_path,
     }

@@ -11,8 +11,10 @@ from tornado import web
 from ..platform import Platform
 from . import compute as c
 from . import datasets as d
+from . import environments as e
 from . import handlers as h
-from . import webhdfs
+from . import jobs as j
+from . import livy, webhdfs
 from .base import Authenticate, NotFoundHandler
 
 # (OpenAPI path, handler). Path parameters use OpenAPI's {name}; a parameter matches one
@@ -61,6 +63,36 @@ ROUTES: list[tuple[str, type[web.RequestHandler]]] = [
     # for the hub: a user's projects (spawn form), a server's project-user credentials
     ("/api/users/{username}/projects", h.UserProjectsHandler),
     ("/api/projects/{project}/members/{username}/credentials", h.CredentialsHandler),
+    # the project's Python environment: packages, operations (install/uninstall), their logs
+    ("/api/projects/{project}/environment", e.EnvironmentHandler),
+    ("/api/projects/{project}/environment/operations", e.OperationsHandler),
+    ("/api/projects/{project}/environment/operations/{operation}", e.OperationHandler),
+    ("/api/projects/{project}/environment/operations/{operation}/log", e.OperationLogHandler),
+    # Livy-compatible sessions and statements (sparkmagic's endpoint is .../livy)
+    ("/api/projects/{project}/livy/sessions", livy.SessionsHandler),
+    ("/api/projects/{project}/livy/sessions/{session}", livy.SessionHandler),
+    ("/api/projects/{project}/livy/sessions/{session}/state", livy.SessionStateHandler),
+    ("/api/projects/{project}/livy/sessions/{session}/log", livy.SessionLogHandler),
+    ("/api/projects/{project}/livy/sessions/{session}/statements", livy.StatementsHandler),
+    (
+        "/api/projects/{project}/livy/sessions/{session}/statements/{statement}",
+        livy.StatementHandler,
+    ),
+    (
+        "/api/projects/{project}/livy/sessions/{session}/statements/{statement}/cancel",
+        livy.StatementCancelHandler,
+    ),
+    # jobs: settings, schedules, executions (start, stop, live logs)
+    ("/api/projects/{project}/jobs", j.JobsHandler),
+    ("/api/projects/{project}/jobs/{job}", j.JobHandler),
+    ("/api/projects/{project}/jobs/{job}/schedule", j.ScheduleHandler),
+    ("/api/projects/{project}/jobs/{job}/executions", j.ExecutionsHandler),
+    ("/api/projects/{project}/jobs/{job}/executions/{execution}", j.ExecutionHandler),
+    ("/api/projects/{project}/jobs/{job}/executions/{execution}/stop", j.ExecutionStopHandler),
+    (
+        "/api/projects/{project}/jobs/{job}/executions/{execution}/logs/{stream}",
+        j.ExecutionLogHandler,
+    ),
 ]
 
 

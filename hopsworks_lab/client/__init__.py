@@ -16,6 +16,16 @@ from __future__ import annotations
 
 from .connection import Connection, RestAPIError, login
 from .datasets import DatasetApi
+from .jobs import Execution, Job, JobApi
 from .project import Project
 
-__all__ = ["Connection", "DatasetApi", "Project", "RestAPIError", "login"]
+__all__ = [
+    "Connection",
+    "DatasetApi",
+    "Execution",
+    "Job",
+    "JobApi",
+    "Project",
+    "RestAPIError",
+    "login",
+]

@@ -6,6 +6,7 @@ from typing import Any
 
 from .connection import Connection
 from .datasets import DatasetApi
+from .jobs import JobApi
 
 
 class Project:
@@ -26,3 +27,7 @@ class Project:
     def get_dataset_api(self) -> DatasetApi:
         """Files in the project's datasets (and those shared with it, as ``owner::name``)."""
         return DatasetApi(self._connection, self.name)
+
+    def get_job_api(self) -> JobApi:
+        """The project's jobs: create, run (waiting for the end or not), schedule, logs."""
+        return JobApi(self._connection, self.name)

@@ -113,6 +113,8 @@ def spark_conf(opts: Options) -> dict[str, str]:
     if opts.dynamic_allocation:
         conf |= {
             "spark.dynamicAllocation.enabled": "true",
+            # executors' shuffle files are tracked: no external shuffle service needed
+            "spark.dynamicAllocation.shuffleTracking.enabled": "true",
             "spark.dynamicAllocation.minExecutors": str(opts.min_executors),
             "spark.dynamicAllocation.maxExecutors": str(opts.max_executors),
         }

@@ -14,10 +14,12 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Unicode
 
+from ..platform.envs import layered_env
 from ..server.context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
+from ..sparkmagic import server_spark
 from .options import Limits, Options, OptionsError, from_form, render_form, spark_conf, validate
 
-ENV_SPARK_CONF = "HOPSWORKS_LAB_SPARK_CONF"  # read by kernels' Spark sessions (later)
+ENV_SPARK_CONF = "HOPSWORKS_LAB_SPARK_CONF"  # read by kernels' Spark sessions (livy.kernel)
 ENV_CERT_DIR = "HOPSWORKS_LAB_CERT_DIR"  # cert.pem, key.pem (encrypted), key.password, ca.pem
 
 
@@ -31,10 +33,16 @@ class ProjectSpawner(LocalProcessSpawner):
     runtime_root = Unicode(
         "/tmp", help="Where each project-user gets a private HOME for Jupyter's own files."
     ).tag(config=True)
+    spark_master = Unicode(
+        "",
+        help="Spark master of the `spark` session in PySpark-mode servers' kernels, e.g. the "
+        "platform's PlatformConfig.spark_master; empty: local[<driver cores>].",
+    ).tag(config=True)
 
     unix_user: str | None = None
     allocation_id: int | None = None
     _certificate: dict[str, str] | None = None
+    _python_env: dict[str, str] | None = None  # the project's environment (credentials)
     _idle_seconds = 6 * 3600
 
     # -- the platform ---------------------------------------------------------------------
@@ -112,6 +120,7 @@ class ProjectSpawner(LocalProcessSpawner):
         self.unix_user = creds["unix_user"]
         self.notebook_dir = creds["notebook_dir"]
         self._certificate = creds["certificate"]
+        self._python_env = creds.get("environment")
         if self.notebook_dir:  # start there, not in the hub's private folder
             self.popen_kwargs = {**self.popen_kwargs, "cwd": self.notebook_dir}
         self.environment.update(
@@ -160,6 +169,21 @@ class ProjectSpawner(LocalProcessSpawner):
             return set_user_setuid(self.unix_user, chdir=False)
         return None  # no OS isolation: the server runs as the hub's user
 
+    def get_env(self) -> dict[str, str]:
+        env = super().get_env()
+        py = self._python_env
+        if py:  # python, pip and the python3 kernel of the server are the project's env
+            env.update(
+                layered_env(
+                    py["virtual_env"],
+                    py["path_prefix"],
+                    py["jupyter_path"],
+                    env.get("PATH"),
+                    env.get("JUPYTER_PATH"),
+                )
+            )
+        return env
+
     def user_env(self, env: dict[str, str]) -> dict[str, str]:
         home = self._home()
         os.makedirs(home, mode=0o700, exist_ok=True)
@@ -170,7 +194,28 @@ class ProjectSpawner(LocalProcessSpawner):
         env["USER"] = self.unix_user or self.user.name
         env[ENV_CERT_DIR] = self._write_certificate(home)
         env["SHELL"] = "/bin/sh"
+        env.update(self._write_spark(home))
         return env
+
+    def _write_spark(self, home: str) -> dict[str, str]:
+        """sparkmagic's config and kernel, and in PySpark mode the kernels' startup file
+        (the server's account owns them); returns the variables that point at them."""
+        opts = self.user_options or {}
+        if "project" not in opts:
+            return {}
+        setup = server_spark(home, self.platform_url, Options(**opts), self.spark_master)
+        owner = pwd.getpwnam(self.unix_user) if self.unix_user and os.geteuid() == 0 else None
+        for path, text in setup.files.items():
+            folder = os.path.dirname(path)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+            if owner:
+                while folder.startswith(home + os.sep):  # the folders made for it too
+                    os.chown(folder, owner.pw_uid, owner.pw_gid)
+                    folder = os.path.dirname(folder)
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        return setup.env
 
     def _write_certificate(self, home: str) -> str:
         """The project-user's certificate files, readable by the server's account only."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 
+from ..livy.sessions import LivyService
 from . import validation
 from .actor import Actor
 from .config import PlatformConfig
@@ -18,7 +19,9 @@ from .services.certs import CertificateAuthority
 from .services.compute import ComputeService
 from .services.credentials import CredentialService
 from .services.datasets import DatasetService
+from .services.environments import EnvironmentService
 from .services.files import FileService
+from .services.jobs import JobService
 from .services.members import MemberService
 from .services.ossync import OsSync
 from .services.projects import ProjectService
@@ -63,8 +66,38 @@ class Platform:
         self.projects = ProjectService(self.audit, access, self.ca, self.datasets, self.quotas)
         self.members = MemberService(self.audit, access, self.ca, os_sync)
         self.compute = ComputeService(config, self.audit, access)
+        # per-project Python environments: python_for / process_env for code run in a project
+        self.environments = EnvironmentService(
+            config, self.audit, access, self.files, self.isolation
+        )
         self.credentials = CredentialService(
-            self.audit, access, self.tokens, self.isolation, self.storage, self.ca
+            self.audit,
+            access,
+            self.tokens,
+            self.isolation,
+            self.storage,
+            self.ca,
+            self.environments,
+        )
+        # Livy sessions (kernels with Spark) run in the project's environment, when the
+        # platform has per-project environments
+        self.livy = LivyService(
+            config,
+            self.audit,
+            access,
+            self.isolation,
+            self.storage,
+            getattr(self, "environments", None),
+        )
+        # jobs run as the project-user in the project's environment (when there is one)
+        self.jobs = JobService(
+            config,
+            self.audit,
+            access,
+            self.datasets,
+            self.tokens,
+            self.isolation,
+            getattr(self, "environments", None),
         )
 
     @classmethod
@@ -90,4 +123,7 @@ class Platform:
         return platform, password
 
     def close(self) -> None:
+        self.livy.close()  # stops the sessions' kernels
+        self.jobs.close()  # executions keep running; the next start reconciles them
+        self.environments.close()  # kills a running operation (marked failed)
         self.db.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ..jobs.scheduler import run_monitor, run_scheduler
 from .app import Platform
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,11 @@ async def rescan_quotas_forever(platform: Platform, interval: float) -> None:
 
 def start_background(platform: Platform) -> list[asyncio.Task[None]]:
     """Start the platform's periodic work on the running event loop."""
+    # before the first request: environment operations a stopped platform left RUNNING or
+    # QUEUED are marked FAILED (the environments stay as they were)
+    failed = platform.environments.recover()
+    if failed:
+        log.warning("environment operations %s were interrupted: marked failed", failed)
     tasks = []
     if platform.config.quota_rescan_seconds > 0:
         tasks.append(
@@ -30,4 +36,11 @@ def start_background(platform: Platform) -> list[asyncio.Task[None]]:
                 rescan_quotas_forever(platform, platform.config.quota_rescan_seconds)
             )
         )
+    # jobs: reconcile executions left by a previous run, then watch them; fire schedules
+    tasks.append(
+        asyncio.create_task(run_monitor(platform.jobs, platform.config.job_monitor_seconds))
+    )
+    tasks.append(
+        asyncio.create_task(run_scheduler(platform.jobs, platform.config.scheduler_poll_seconds))
+    )
     return tasks

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Float, Integer, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 from .gpus import discover_gpus
@@ -152,6 +152,113 @@ class PlatformConfig(Configurable):
         help="CPU-hours a project may use (sum over its allocations of CPUs x hours held), "
         "for projects whose compute quota an administrator has not set; -1: unlimited.",
     ).tag(config=True)
+
+    # -- per-project Python environments (platform/envs.py, services/environments.py) --
+    envs_dir = Unicode(
+        help="Directory holding each project's Python environment (uv venvs layered on the "
+        "platform's own environment), in <envs_dir>/<project>/. Default: envs/ in the home.",
+    ).tag(config=True)
+
+    @default("envs_dir")
+    def _envs_dir_default(self) -> str:
+        return str(Path(self.home) / "envs")
+
+    package_index_url = Unicode(
+        "",
+        help="Package index that environment installs use (uv's --index-url). Empty: uv's "
+        "own default (UV_DEFAULT_INDEX / UV_INDEX_URL, uv.toml, else PyPI).",
+    ).tag(config=True)
+
+    package_find_links = List(
+        Unicode(),
+        help="Extra folders or URLs of wheels that environment installs look in (uv's "
+        "--find-links).",
+    ).tag(config=True)
+
+    package_no_index = Bool(
+        False,
+        help="Install packages only from package_find_links, never from an index (offline "
+        "installations; uv's --no-index).",
+    ).tag(config=True)
+
+    env_operation_timeout = Integer(
+        1800,
+        help="Seconds an environment install or uninstall may run before it is stopped and "
+        "marked failed (the environment stays as it was).",
+    ).tag(config=True)
+
+    # -- Livy sessions (hopsworks_lab.livy) --
+    livy_max_sessions = Integer(
+        4,
+        help="Livy (PySpark REPL) sessions a project may have running at once; each is a "
+        "kernel with its own Spark driver. 0 disables creating sessions.",
+    ).tag(config=True)
+
+    livy_idle_timeout = Integer(
+        3600,
+        help="Seconds a Livy session may run no statement before it is stopped; 0: never.",
+    ).tag(config=True)
+
+    livy_startup_timeout = Integer(
+        180,
+        help="Seconds a Livy session's kernel and Spark session may take to start before "
+        "the session is marked dead.",
+    ).tag(config=True)
+
+    # -- jobs, executions and schedules (hopsworks_lab.jobs, services/jobs.py) --
+    spark_master = Unicode(
+        "local[2]",
+        help="Spark master that PYSPARK jobs (and Livy sessions) run against: local[N], "
+        "local[*], or a cluster such as spark://host:7077.",
+    ).tag(config=True)
+
+    @validate("spark_master")
+    def _check_spark_master(self, proposal: dict) -> str:
+        value = str(proposal["value"]).strip()
+        if not value or any(c.isspace() for c in value):
+            raise TraitError(f"spark_master: {value!r} is not a Spark master URL")
+        return value
+
+    job_monitor_seconds = Float(
+        5.0,
+        help="Seconds between checks of running executions (those the platform re-attached "
+        "after a restart, and any whose process was lost).",
+    ).tag(config=True)
+
+    job_stop_grace_seconds = Float(
+        10.0,
+        help="Seconds a stopped execution's processes get after SIGTERM before SIGKILL.",
+    ).tag(config=True)
+
+    scheduler_poll_seconds = Float(
+        30.0,
+        help="The scheduler wakes at the earliest next fire time, and at least this often "
+        "(schedules changed by another platform process are seen within this time).",
+    ).tag(config=True)
+
+    schedule_misfire_grace_seconds = Float(
+        60.0,
+        help="How late a scheduled run may still fire; later (the platform was down) it is "
+        "missed, unless the schedule catches up.",
+    ).tag(config=True)
+
+    schedule_catch_up_max = Integer(
+        100,
+        help="At most this many missed runs fire for a schedule with catch_up (the oldest "
+        "beyond it are dropped, and audited).",
+    ).tag(config=True)
+
+    @validate("job_monitor_seconds", "scheduler_poll_seconds")
+    def _check_positive(self, proposal: dict) -> float:
+        if not proposal["value"] > 0:
+            raise TraitError(f"{proposal['trait'].name} must be positive")
+        return float(proposal["value"])
+
+    @validate("schedule_catch_up_max")
+    def _check_catch_up_max(self, proposal: dict) -> int:
+        if not 1 <= proposal["value"] <= 10000:
+            raise TraitError("schedule_catch_up_max must be from 1 to 10000")
+        return int(proposal["value"])
 
     standalone_user = Unicode(
         "",

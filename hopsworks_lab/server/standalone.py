@@ -7,13 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.utils import url_path_join
 from sqlalchemy import select
 from tornado import web
+from tornado.ioloop import IOLoop
 
 from ..api import url_patterns
 from ..platform import Platform, PlatformConfig
 from ..platform.actor import Actor
 from ..platform.app import FIRST_ADMIN
+from ..platform.background import start_background
 from ..platform.models import User
 
 
@@ -54,3 +57,14 @@ def mount(serverapp: Any, base: str) -> None:
     serverapp.log.info(
         "hopsworks-lab: platform API at %sapi/ (home %s), acting as %s", base, config.home, user
     )
+
+    def start() -> None:
+        # Jobs started from this lab call the platform back through it (with their own
+        # key); the port is final once the loop runs.
+        platform.jobs.platform_url = url_path_join(serverapp.connection_url, base)
+        # The same periodic work as `hopsworks-lab serve` (recovery of interrupted
+        # environment operations, quota rescans, the job monitor and scheduler), once the
+        # server's event loop runs.
+        web_app.settings["hopsworks_background"] = start_background(platform)
+
+    IOLoop.current().add_callback(start)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,9 @@ from .audit import AuditService
 from .certs import CertificateAuthority, CertificateBundle
 from .tokens import TokenService
 
+if TYPE_CHECKING:
+    from .environments import EnvironmentService, EnvLocation
+
 PROJECT_USER_SCOPES = [s for s in SCOPES if s != "admin"]
 
 
@@ -28,6 +32,8 @@ class ServerCredentials:
     unix_user: str | None  # None: no OS isolation, the server runs as the hub's user
     notebook_dir: str | None  # the project's Jupyter dataset (local storage)
     certificate: CertificateBundle  # the project-user's X.509 certificate, key, CA
+    # the project's Python environment (kernels, python and pip of the server use it)
+    environment: EnvLocation | None = None
 
 
 def key_name(project: str) -> str:
@@ -43,9 +49,11 @@ class CredentialService:
         isolation: Isolation,
         storage: Storage,
         ca: CertificateAuthority,
+        environments: EnvironmentService | None = None,
     ) -> None:
         self.audit, self.access, self.tokens = audit, access, tokens
         self.isolation, self.storage, self.ca = isolation, storage, ca
+        self.environments = environments
 
     def _admin(self, s: Session, actor: Actor, action: str, project: str, username: str) -> None:
         if not (actor.is_admin and actor.has_scope("admin")):
@@ -94,6 +102,7 @@ class CredentialService:
             unix_user(project, username) if self.isolation.enforced else None,
             self.storage.dataset_dir(project, "Jupyter") if self.storage.is_local else None,
             bundle,
+            self.environments.location(project) if self.environments else None,
         )
 
     def revoke(self, actor: Actor, project: str, username: str) -> None:

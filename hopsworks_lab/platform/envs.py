@@ -1,0 +1,490 @@
+"""Per-project Python environments: the mechanics (uv venvs on disk; no database, no actor).
+
+A project's environment lives in ``<envs_dir>/<project>/``::
+
+    current -> gen-3          the live environment (a relative symlink, switched atomically)
+    gen-2/  gen-3/            generations: relocatable uv venvs (the previous one is kept)
+    jupyter/kernels/python3/  a kernelspec whose argv is current/bin/python (JUPYTER_PATH)
+    ops/<id>.log              the output of each operation
+    project.json              which project (id, creation time) the folder belongs to
+    .lock                     flock: one change at a time, also across processes
+
+Each generation is layered on the platform's own environment (the *base*): made with
+``uv venv --python <the platform's python>``, with ``--system-site-packages`` when the base
+sees the system's packages, and a ``.pth`` file that adds the base's site-packages when the
+platform runs in a venv (a venv of a venv does not see its parent's packages otherwise).
+Packages in the project layer come first on ``sys.path``, so they override the base.
+
+A change never touches the live generation: ``current`` is copied to a new generation (uv
+venvs made ``--relocatable`` stay valid when copied), the change is applied there, ``uv pip
+check`` runs, and only then does ``current`` point at it. Processes are given paths through
+``current`` (``python_path``), so they always start on the newest generation."""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import fcntl
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import signal
+import site
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+CURRENT = "current"
+GEN_PREFIX = "gen-"
+BASE_PTH = "_hopsworks_lab_base.pth"
+KERNEL_NAME = "python3"  # the default kernel of notebooks: it runs in the project env
+_GEN = re.compile(r"^gen-([0-9]{1,9})$")
+
+
+class EnvError(Exception):
+    """An environment operation failed; the message says why (its log has the detail)."""
+
+
+# -- the base environment -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BaseEnv:
+    """The platform's own Python environment, which every project environment extends."""
+
+    python: str  # the interpreter project environments are made with
+    version: str  # e.g. "3.11.2"
+    site_dirs: tuple[str, ...]  # added to project envs by a .pth (the base venv's packages)
+    system_site: bool  # whether project envs see the system's site-packages
+
+    @classmethod
+    def running(cls) -> BaseEnv:
+        """The interpreter running the platform."""
+        version = ".".join(str(v) for v in sys.version_info[:3])
+        if sys.prefix == sys.base_prefix:  # not a venv: --system-site-packages is the base
+            return cls(sys.executable, version, (), True)
+        cfg = Path(sys.prefix) / "pyvenv.cfg"
+        system = _venv_setting(cfg, "include-system-site-packages").lower() == "true"
+        dirs: list[str] = []
+        for d in site.getsitepackages([sys.prefix]):
+            if os.path.isdir(d) and os.path.realpath(d) not in map(os.path.realpath, dirs):
+                dirs.append(d)
+        return cls(sys.executable, version, tuple(dirs), system)
+
+    def packages(self) -> dict[str, str]:
+        """``{normalised name: version}`` of the packages the base provides."""
+        dirs = list(self.site_dirs)
+        if self.system_site or not dirs:
+            dirs += [d for d in site.getsitepackages([sys.base_prefix]) if os.path.isdir(d)]
+        found: dict[str, str] = {}
+        for dist in importlib.metadata.distributions(path=dirs):
+            name = dist.metadata["Name"]
+            if name:
+                found.setdefault(normalise(name), dist.version)
+        return found
+
+
+def _venv_setting(cfg: Path, key: str) -> str:
+    try:
+        text = cfg.read_text()
+    except OSError:
+        return ""
+    parser = configparser.ConfigParser()
+    parser.read_string("[venv]\n" + text)
+    return parser.get("venv", key, fallback="")
+
+
+def normalise(name: str) -> str:
+    """A package name as PEP 503 compares it."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# -- pure builders --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Where packages come from (empty: uv's own defaults, e.g. ``UV_INDEX_URL``)."""
+
+    index_url: str = ""
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+    def args(self) -> list[str]:
+        args = ["--no-index"] if self.no_index else []
+        if self.index_url and not self.no_index:
+            args += ["--index-url", self.index_url]
+        for link in self.find_links:
+            args += ["--find-links", link]
+        return args
+
+
+def venv_command(uv: str, base: BaseEnv, target: Path) -> list[str]:
+    cmd = [uv, "venv", "--relocatable", "--python", base.python]
+    if base.system_site:
+        cmd.append("--system-site-packages")
+    return [*cmd, str(target)]
+
+
+def install_command(
+    uv: str,
+    python: Path,
+    index: IndexOptions,
+    *,
+    requirements: Sequence[str] = (),
+    requirement_file: Path | None = None,
+    wheel: Path | None = None,
+) -> list[str]:
+    cmd = [uv, "pip", "install", "--python", str(python), *index.args()]
+    if requirement_file is not None:
+        cmd += ["-r", str(requirement_file)]
+    if wheel is not None:
+        cmd.append(str(wheel))
+    return [*cmd, *requirements]
+
+
+def uninstall_command(uv: str, python: Path, names: Sequence[str]) -> list[str]:
+    return [uv, "pip", "uninstall", "--python", str(python), *names]
+
+
+def check_command(uv: str, python: Path) -> list[str]:
+    return [uv, "pip", "check", "--python", str(python)]
+
+
+def list_command(uv: str, python: Path) -> list[str]:
+    return [uv, "pip", "list", "--python", str(python), "--format", "json"]
+
+
+def parse_check(output: str) -> list[str]:
+    """The problems ``uv pip check`` reported (one line each; empty: compatible)."""
+    skip = ("Using Python", "Checked ", "Found ", "All installed packages", "warning:")
+    return [
+        line.strip()
+        for line in output.splitlines()
+        if line.strip() and not line.strip().startswith(skip)
+    ]
+
+
+def base_pth(site_dirs: Sequence[str]) -> str:
+    """.pth lines adding the base's site-packages after the project's own, processing the
+    base's .pth files too (editable installs, for one)."""
+    return "".join(f"import site; site.addsitedir({d!r})\n" for d in site_dirs)
+
+
+# `pip` in the project env runs the base's pip with the env's python: it installs into the
+# env (never into the base, whose pip would otherwise come first on PATH).
+PIP_SHIM = '#!/bin/sh\nexec "$(dirname -- "$(realpath -- "$0")")/python" -m pip "$@"\n'
+
+
+def kernel_spec(python: str, display_name: str) -> dict[str, object]:
+    return {
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": display_name,
+        "language": "python",
+        "metadata": {"debugger": True},
+    }
+
+
+def layered_env(
+    virtual_env: str,
+    path_prefix: str,
+    jupyter_path: str,
+    path: str | None,
+    jupyter_path_before: str | None = None,
+) -> dict[str, str]:
+    """What to add to a process's environment so that ``python``, ``pip`` and Jupyter kernels
+    resolve to the environment at ``virtual_env``: ``path_prefix`` (its ``bin``) first on
+    ``PATH``, followed by ``path``, and its kernelspec folder first on ``JUPYTER_PATH``."""
+    return {
+        "VIRTUAL_ENV": virtual_env,
+        "PATH": os.pathsep.join(p for p in (path_prefix, path) if p),
+        "JUPYTER_PATH": os.pathsep.join(p for p in (jupyter_path, jupyter_path_before) if p),
+    }
+
+
+# -- the folder of one project --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnvPaths:
+    root: Path
+
+    @property
+    def current(self) -> Path:
+        return self.root / CURRENT
+
+    @property
+    def python(self) -> Path:
+        """The live environment's python, through ``current``."""
+        return self.current / "bin" / "python"
+
+    @property
+    def jupyter(self) -> Path:
+        return self.root / "jupyter"
+
+    @property
+    def ops(self) -> Path:
+        return self.root / "ops"
+
+    @property
+    def marker(self) -> Path:
+        return self.root / "project.json"
+
+    def generation(self, n: int) -> Path:
+        return self.root / f"{GEN_PREFIX}{n}"
+
+    def log(self, op_id: int) -> Path:
+        return self.ops / f"{op_id}.log"
+
+    def staging(self, op_id: int) -> Path:
+        """Files an operation installs from (a wheel, a requirements file)."""
+        return self.ops / str(op_id)
+
+    def generations(self) -> list[int]:
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        return sorted(int(m.group(1)) for n in names if (m := _GEN.match(n)))
+
+    def current_generation(self) -> int | None:
+        try:
+            m = _GEN.match(os.readlink(self.current))
+        except OSError:
+            return None
+        return int(m.group(1)) if m and self.generation(int(m.group(1))).is_dir() else None
+
+    @contextlib.contextmanager
+    def locked(self, blocking: bool = True) -> Iterator[bool]:
+        """Hold the project's lock (yields False when ``blocking`` is off and it is held)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # releases the lock
+
+
+# -- running uv ------------------------------------------------------------------------------
+
+
+@dataclass
+class Runner:
+    """Runs commands with their output appended to a log, within a deadline; ``stop``
+    kills whatever runs (the platform shutting down)."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    _procs: set[subprocess.Popen[bytes]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    stopped: bool = False
+
+    def run(
+        self,
+        cmd: Sequence[str],
+        log: IO[bytes],
+        deadline: float,
+        *,
+        cwd: Path | None = None,
+        capture: str = "",
+    ) -> tuple[int, str]:
+        """(exit status, captured output). The command line and all its output go to
+        ``log``; ``capture`` returns ``"stdout"`` or ``"all"`` (stdout and stderr) too."""
+        log.write(("$ " + redact(" ".join(cmd)) + "\n").encode())
+        log.flush()
+        with self._lock:
+            if self.stopped:
+                raise EnvError("the platform is stopping")
+            proc = subprocess.Popen(
+                list(cmd),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if capture else log,
+                stderr=subprocess.STDOUT if capture == "all" else log,
+                env={**os.environ, **self.env},
+                cwd=cwd,
+                start_new_session=True,
+            )
+            self._procs.add(proc)
+        try:
+            try:
+                out, _ = proc.communicate(timeout=max(deadline - time.monotonic(), 0.001))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                log.write(b"[timed out]\n")
+                raise EnvError("the operation ran out of time (env_operation_timeout)") from None
+        finally:
+            with self._lock:
+                self._procs.discard(proc)
+        text = (out or b"").decode("utf-8", "replace")
+        if capture:
+            log.write(text.encode())
+        log.flush()
+        if self.stopped:
+            raise EnvError("the platform stopped while the operation ran")
+        return proc.returncode, text
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            for proc in self._procs:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+
+
+def error_lines(output: str, limit: int = 5) -> str:
+    """uv's explanation of a failure (from its first ``error:`` line), for a message."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("error:")), None)
+    if start is None:
+        return ""
+    text = " ".join(line.strip() for line in lines[start : start + limit] if line.strip())
+    return text.removeprefix("error:").strip()
+
+
+def redact(text: str) -> str:
+    """Credentials in URLs (an index URL with a token) are not written to logs."""
+    return re.sub(r"://[^/@\s]+@", "://***@", text)
+
+
+def uv_bin() -> str:
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+# -- generations -----------------------------------------------------------------------------
+
+
+def create_generation(
+    runner: Runner, uv: str, base: BaseEnv, target: Path, log: IO[bytes], deadline: float
+) -> None:
+    """A fresh environment at ``target``, layered on ``base``."""
+    rc, _ = runner.run(venv_command(uv, base, target), log, deadline, cwd=target.parent)
+    if rc != 0:
+        raise EnvError(f"uv venv failed (exit status {rc})")
+    pth = base_pth(base.site_dirs)
+    if pth:
+        (site_packages(target) / BASE_PTH).write_text(pth)
+    for name in ("pip", "pip3"):
+        shim = target / "bin" / name
+        shim.write_text(PIP_SHIM)
+        shim.chmod(0o755)
+
+
+def site_packages(env: Path) -> Path:
+    found = sorted(env.glob("lib/python3*/site-packages"))
+    if not found:
+        raise EnvError(f"{env} has no site-packages")
+    return found[0]
+
+
+def copy_generation(src: Path, dst: Path) -> None:
+    """A copy of a relocatable venv (symlinks kept: ``bin/python`` points at the base)."""
+    shutil.copytree(src, dst, symlinks=True)
+
+
+def switch(paths: EnvPaths, n: int) -> None:
+    """Point ``current`` at generation ``n`` atomically (a reader sees the old or the new)."""
+    tmp = paths.root / f".{CURRENT}.{os.getpid()}.{threading.get_ident()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(paths.generation(n).name, tmp)
+    os.replace(tmp, paths.current)
+
+
+def prune(paths: EnvPaths, keep: int = 2) -> list[int]:
+    """Remove all generations but the live one and the ``keep - 1`` before it (processes
+    started earlier may still read them); also half-built ones above the live one."""
+    live = paths.current_generation()
+    if live is None:  # nothing is live: every generation is a half-built one
+        removed = paths.generations()
+        for n in removed:
+            shutil.rmtree(paths.generation(n), ignore_errors=True)
+        return removed
+    older = [n for n in paths.generations() if n < live]
+    kept = set(older[-(keep - 1) :] if keep > 1 else []) | {live}
+    removed = [n for n in paths.generations() if n not in kept]
+    for n in removed:
+        shutil.rmtree(paths.generation(n), ignore_errors=True)
+    return removed
+
+
+def list_packages(
+    runner: Runner, uv: str, python: Path, log: IO[bytes], cwd: Path | None = None
+) -> dict[str, str]:
+    """``{normalised name: version}`` in the environment's own layer."""
+    rc, out = runner.run(
+        list_command(uv, python), log, time.monotonic() + 120, cwd=cwd, capture="stdout"
+    )
+    if rc != 0:
+        raise EnvError(f"uv pip list failed (exit status {rc})")
+    rows = json.loads(out or "[]")
+    return {normalise(r["name"]): r["version"] for r in rows}
+
+
+def check(
+    runner: Runner,
+    uv: str,
+    python: Path,
+    log: IO[bytes],
+    deadline: float,
+    cwd: Path | None = None,
+) -> list[str]:
+    """``uv pip check``'s problems (exit status 1 with problems is not a failure)."""
+    rc, out = runner.run(check_command(uv, python), log, deadline, cwd=cwd, capture="all")
+    problems = parse_check(out)
+    if rc not in (0, 1) or (rc == 1 and not problems):
+        raise EnvError(f"uv pip check failed (exit status {rc})")
+    return problems if rc == 1 else []
+
+
+def kill_users_of(path: Path) -> list[int]:
+    """Kill processes whose command line names ``path`` (a uv left running by a platform
+    that died while it installed into a generation about to be removed). Linux only."""
+    needle = str(path).encode()
+    killed = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a == needle or a.startswith(needle + b"/") for a in argv):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
+
+
+def write_kernelspec(paths: EnvPaths, display_name: str) -> None:
+    folder = paths.jupyter / "kernels" / KERNEL_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = json.dumps(kernel_spec(str(paths.python), display_name), indent=1)
+    tmp = folder / "kernel.json.tmp"
+    tmp.write_text(spec)
+    os.replace(tmp, folder / "kernel.json")
+
+
+def group_readable(top: Path) -> None:
+    """Let the owning group read (and enter) everything under ``top`` and nobody but the
+    owner write: project-users reach the env through their project's group."""
+    for dirpath, _dirs, filenames in os.walk(top):
+        for p in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
+            st = os.lstat(p)
+            if (st.st_mode & 0o170000) == 0o120000:  # a symlink: its target decides
+                continue
+            mode = st.st_mode & 0o7777
+            want = (mode | 0o040 | (0o010 if mode & 0o100 else 0)) & ~0o022
+            if want != mode:
+                os.chmod(p, want)

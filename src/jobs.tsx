@@ -1,0 +1,1137 @@
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { Time } from '@jupyterlab/coreutils';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
+import {
+  addIcon,
+  Button,
+  caretDownIcon,
+  caretRightIcon,
+  deleteIcon,
+  editIcon,
+  runIcon,
+  stopIcon,
+  UseSignal
+} from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import { ISignal, Signal } from '@lumino/signaling';
+import * as React from 'react';
+
+import type { Schemas } from './api';
+import type { ApiClient } from './client';
+// The frame (index.ts) loads the client at start-up anyway.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { unwrap } from './client';
+import { confirmAction, describeError, notifyError } from './feedback';
+import { IHopsworksSidebar, SectionWidget } from './sidebar';
+
+export type Job = Schemas['Job'];
+export type Execution = Schemas['Execution'];
+export type ExecutionState = Schemas['ExecutionState'];
+
+/**
+ * How often (ms) the section polls while an execution runs.
+ */
+export const JOBS_POLL_INTERVAL = 2000;
+
+/**
+ * Executions of a job listed at a time ("Load more" for older ones).
+ */
+export const HISTORY_PAGE = 10;
+
+/**
+ * Whether an execution is still going (it can be stopped; its logs grow).
+ */
+export function isLive(state: ExecutionState): boolean {
+  return state === 'INITIALIZING' || state === 'RUNNING';
+}
+
+/**
+ * A duration in words: 45 s, 3 min 5 s, 2 h 3 min.
+ */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) {
+    return `${seconds} s`;
+  }
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) {
+    return `${minutes} min ${seconds % 60} s`;
+  }
+  const hours = Math.floor(minutes / 60);
+  return `${hours} h ${minutes % 60} min`;
+}
+
+/**
+ * How long an execution ran (or has been running), once it started.
+ */
+export function executionDuration(
+  execution: Execution,
+  now: number = Date.now()
+): string | null {
+  if (!execution.started_at) {
+    return null;
+  }
+  const end = execution.finished_at
+    ? new Date(execution.finished_at).getTime()
+    : now;
+  return formatDuration(end - new Date(execution.started_at).getTime());
+}
+
+/**
+ * The program a job runs (`config.app_path`; the spec does not type the
+ * config).
+ */
+export function jobProgram(job: Job): string {
+  const config: Record<string, unknown> = job.config;
+  return typeof config.app_path === 'string' ? config.app_path : '';
+}
+
+/**
+ * The executions shown for a job whose history is open.
+ */
+export interface IJobHistory {
+  items: Execution[];
+  /**
+   * The job's executions in all.
+   */
+  total: number;
+  /**
+   * How many are asked for.
+   */
+  limit: number;
+}
+
+/**
+ * What the Jobs section shows.
+ */
+export interface IJobsState {
+  project: string | null;
+  jobs: Job[] | null;
+  /**
+   * The latest execution of each listed job (null: never run).
+   */
+  last: Record<string, Execution | null>;
+  /**
+   * The open histories, by job name.
+   */
+  history: Record<string, IJobHistory>;
+  /**
+   * How many jobs are listed (and have their latest execution read).
+   */
+  shown: number;
+  loading: boolean;
+  /**
+   * Why the latest load failed.
+   */
+  error: string | null;
+  /**
+   * A change is being sent: the controls wait.
+   */
+  busy: boolean;
+}
+
+/**
+ * The jobs of the active project with their latest executions and the open
+ * histories. While an execution runs (and the section is shown) it reloads
+ * every `pollInterval`; it stops when none runs, when hidden or disposed.
+ */
+export class JobsModel {
+  constructor(options: JobsModel.IOptions) {
+    this._client = options.client;
+    this._pollInterval = options.pollInterval ?? JOBS_POLL_INTERVAL;
+    this._pageSize = options.pageSize ?? 100;
+    this._state = this._empty(null);
+  }
+
+  get state(): IJobsState {
+    return this._state;
+  }
+
+  get stateChanged(): ISignal<this, IJobsState> {
+    return this._stateChanged;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /**
+   * Jobs listed at a time.
+   */
+  set pageSize(value: number) {
+    this._pageSize = value;
+  }
+
+  /**
+   * Reload the jobs of `project`, the latest execution of each listed one
+   * and the open histories; only the latest load's answer is kept. A
+   * failure is notified once, not on every refresh that fails the same way.
+   */
+  async load(project: string | null): Promise<void> {
+    const generation = ++this._generation;
+    if (project !== this._state.project) {
+      this._setState(this._empty(project));
+    }
+    if (project === null) {
+      return;
+    }
+    const previous = this._state.error;
+    this._setState({ ...this._state, loading: true });
+    try {
+      const list = await unwrap(
+        this._client.GET('/api/projects/{project}/jobs', {
+          params: { path: { project } }
+        })
+      );
+      const names = new Set(list.items.map(job => job.name));
+      const open = Object.entries(this._state.history).filter(([name]) =>
+        names.has(name)
+      );
+      const histories = await Promise.all(
+        open.map(([name, history]) =>
+          this._executions(project, name, history.limit)
+        )
+      );
+      const history: Record<string, IJobHistory> = {};
+      open.forEach(([name], i) => (history[name] = histories[i]));
+      const listed = list.items.slice(0, this._state.shown);
+      // An open history already holds the latest execution.
+      const lasts = await Promise.all(
+        listed.map(job =>
+          job.name in history
+            ? history[job.name]
+            : this._executions(project, job.name, 1)
+        )
+      );
+      const last: Record<string, Execution | null> = {};
+      listed.forEach((job, i) => (last[job.name] = lasts[i].items[0] ?? null));
+      if (generation !== this._generation) {
+        return;
+      }
+      this._setState({
+        ...this._state,
+        jobs: list.items,
+        last,
+        history,
+        loading: false,
+        error: null
+      });
+    } catch (error) {
+      if (generation !== this._generation) {
+        return;
+      }
+      const message = describeError(error);
+      if (message !== previous) {
+        notifyError(message);
+      }
+      this._setState({ ...this._state, loading: false, error: message });
+    }
+    this._schedule();
+  }
+
+  /**
+   * Reload the active project.
+   */
+  reload(): Promise<void> {
+    return this.load(this._state.project);
+  }
+
+  /**
+   * List more jobs.
+   */
+  showMore(): Promise<void> {
+    this._setState({
+      ...this._state,
+      shown: this._state.shown + this._pageSize
+    });
+    return this.reload();
+  }
+
+  /**
+   * Open or close the execution history of `job`.
+   */
+  toggleHistory(job: string): Promise<void> {
+    const history = { ...this._state.history };
+    if (job in history) {
+      delete history[job];
+      this._setState({ ...this._state, history });
+      return Promise.resolve();
+    }
+    history[job] = { items: [], total: 0, limit: HISTORY_PAGE };
+    this._setState({ ...this._state, history });
+    return this.reload();
+  }
+
+  /**
+   * List older executions of `job`.
+   */
+  moreHistory(job: string): Promise<void> {
+    const open = this._state.history[job];
+    if (open === undefined) {
+      return Promise.resolve();
+    }
+    this._setState({
+      ...this._state,
+      history: {
+        ...this._state.history,
+        [job]: { ...open, limit: open.limit + HISTORY_PAGE }
+      }
+    });
+    return this.reload();
+  }
+
+  /**
+   * Run `job` with `args`; its history opens. The execution, or null when
+   * the server refused.
+   */
+  async run(job: string, args: string[]): Promise<Execution | null> {
+    let started: Execution | null = null;
+    await this._change(async project => {
+      started = await unwrap(
+        this._client.POST('/api/projects/{project}/jobs/{job}/executions', {
+          params: { path: { project, job } },
+          body: { args }
+        })
+      );
+      if (!(job in this._state.history)) {
+        this._setState({
+          ...this._state,
+          history: {
+            ...this._state.history,
+            [job]: { items: [], total: 0, limit: HISTORY_PAGE }
+          }
+        });
+      }
+    });
+    return started;
+  }
+
+  /**
+   * Stop execution `id` of `job`. True when the server accepted.
+   */
+  stop(job: string, id: number): Promise<boolean> {
+    return this._change(project =>
+      unwrap(
+        this._client.POST(
+          '/api/projects/{project}/jobs/{job}/executions/{execution}/stop',
+          { params: { path: { project, job, execution: id } } }
+        )
+      )
+    );
+  }
+
+  /**
+   * Delete `job` and its history. True when it worked.
+   */
+  remove(job: string): Promise<boolean> {
+    return this._change(project =>
+      unwrap(
+        this._client.DELETE('/api/projects/{project}/jobs/{job}', {
+          params: { path: { project, job } }
+        })
+      )
+    );
+  }
+
+  /**
+   * Poll only while the section can be seen.
+   */
+  setActive(active: boolean): void {
+    this._active = active;
+    if (active) {
+      this._schedule();
+    } else {
+      this._cancel();
+    }
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._cancel();
+    Signal.clearData(this);
+  }
+
+  /**
+   * Send one change; reload when it worked, notify when not.
+   */
+  private async _change(
+    send: (project: string) => Promise<unknown>
+  ): Promise<boolean> {
+    const project = this._state.project;
+    if (project === null || this._state.busy) {
+      return false;
+    }
+    this._setState({ ...this._state, busy: true });
+    let ok = true;
+    try {
+      await send(project);
+    } catch (error) {
+      ok = false;
+      notifyError(describeError(error));
+    }
+    if (ok && this._state.project === project) {
+      await this.load(project);
+    }
+    if (this._state.project === project) {
+      this._setState({ ...this._state, busy: false });
+    }
+    return ok;
+  }
+
+  private async _executions(
+    project: string,
+    job: string,
+    limit: number
+  ): Promise<IJobHistory> {
+    const list = await unwrap(
+      this._client.GET('/api/projects/{project}/jobs/{job}/executions', {
+        params: { path: { project, job }, query: { limit } }
+      })
+    );
+    return { items: list.items, total: list.total, limit };
+  }
+
+  /**
+   * Whether an execution listed is still going.
+   */
+  private _needsPolling(): boolean {
+    const { last, history } = this._state;
+    return (
+      Object.values(last).some(e => e !== null && isLive(e.state)) ||
+      Object.values(history).some(h => h.items.some(e => isLive(e.state)))
+    );
+  }
+
+  private _schedule(): void {
+    if (
+      this._disposed ||
+      !this._active ||
+      this._timer !== null ||
+      !this._needsPolling()
+    ) {
+      return;
+    }
+    this._timer = window.setTimeout(() => {
+      this._timer = null;
+      void this.reload();
+    }, this._pollInterval);
+  }
+
+  private _cancel(): void {
+    if (this._timer !== null) {
+      window.clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  private _empty(project: string | null): IJobsState {
+    return {
+      project,
+      jobs: null,
+      last: {},
+      history: {},
+      shown: this._pageSize,
+      loading: false,
+      error: null,
+      busy: false
+    };
+  }
+
+  private _setState(state: IJobsState): void {
+    this._state = state;
+    this._stateChanged.emit(state);
+  }
+
+  private _active = false;
+  private _client: ApiClient;
+  private _disposed = false;
+  private _generation = 0;
+  private _pageSize: number;
+  private _pollInterval: number;
+  private _state: IJobsState;
+  private _stateChanged = new Signal<this, IJobsState>(this);
+  private _timer: number | null = null;
+}
+
+/**
+ * The namespace for {@link JobsModel} statics.
+ */
+export namespace JobsModel {
+  export interface IOptions {
+    client: ApiClient;
+    /**
+     * How often (ms) to reload while an execution runs.
+     */
+    pollInterval?: number;
+    /**
+     * Jobs listed at a time.
+     */
+    pageSize?: number;
+  }
+}
+
+/**
+ * What the user can do in the Jobs section.
+ */
+export interface IJobsActions {
+  create: () => void;
+  run: (job: Job) => void;
+  stop: (job: string, execution: number) => void;
+  logs: (job: string, execution: number) => void;
+  toggleHistory: (job: string) => void;
+  moreHistory: (job: string) => void;
+  edit: (job: Job) => void;
+  schedule: (job: Job) => void;
+  remove: (job: string) => void;
+  showMore: () => void;
+}
+
+/**
+ * The props of {@link JobsView}.
+ */
+export interface IJobsViewProps {
+  state: IJobsState;
+  /**
+   * Members run and stop; only a Data Owner creates, edits, schedules and
+   * deletes.
+   */
+  role: Schemas['Role'] | null;
+  actions: IJobsActions;
+  translator?: ITranslator;
+}
+
+/**
+ * The jobs of the active project with their latest execution and schedule;
+ * open histories list executions with Stop and Logs.
+ */
+export function JobsView(props: IJobsViewProps): JSX.Element {
+  const { state, actions } = props;
+  const trans = (props.translator ?? nullTranslator).load('hopsworks_lab');
+  const owner = props.role === 'DATA_OWNER';
+  const member = props.role !== null;
+  const jobs = state.jobs;
+  if (state.project === null) {
+    return (
+      <div className="hwl-panel-body hwl-jobs">
+        <p className="hwl-empty">{trans.__('No active project.')}</p>
+      </div>
+    );
+  }
+  return (
+    <div className="hwl-panel-body hwl-jobs" data-project={state.project}>
+      {owner && (
+        <div className="hwl-jobs-toolbar">
+          <Button
+            className="hwl-job-new"
+            small
+            disabled={state.busy}
+            aria-label={trans.__('New job')}
+            title={trans.__('Create a job from a program in a dataset')}
+            onClick={actions.create}
+          >
+            <addIcon.react tag="span" className="hwl-button-icon" />
+            {trans.__('New job')}
+          </Button>
+        </div>
+      )}
+      {state.loading && jobs === null && (
+        <div className="hwl-loading" role="status">
+          {trans.__('Loading…')}
+        </div>
+      )}
+      {state.error && (
+        <div className="hwl-error" role="alert">
+          <p className="hwl-error-message">{state.error}</p>
+        </div>
+      )}
+      {jobs && jobs.length === 0 && (
+        <p className="hwl-empty">{trans.__('No jobs yet.')}</p>
+      )}
+      {jobs && jobs.length > 0 && (
+        <ul
+          className="hwl-job-list"
+          aria-label={trans.__('Jobs of %1', state.project)}
+        >
+          {jobs.slice(0, state.shown).map(job => (
+            <JobRow
+              key={job.name}
+              job={job}
+              last={state.last[job.name] ?? null}
+              history={state.history[job.name] ?? null}
+              owner={owner}
+              member={member}
+              busy={state.busy}
+              actions={actions}
+              trans={trans}
+            />
+          ))}
+        </ul>
+      )}
+      {jobs && jobs.length > state.shown && (
+        <Button
+          className="hwl-job-more"
+          minimal
+          small
+          onClick={actions.showMore}
+        >
+          {trans.__('Show more (%1 of %2 shown)', state.shown, jobs.length)}
+        </Button>
+      )}
+    </div>
+  );
+}
+
+function JobRow(props: {
+  job: Job;
+  last: Execution | null;
+  history: IJobHistory | null;
+  owner: boolean;
+  member: boolean;
+  busy: boolean;
+  actions: IJobsActions;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { job, last, history, owner, member, busy, actions, trans } = props;
+  const name = job.name;
+  const schedule = job.schedule;
+  return (
+    <li
+      className="hwl-job"
+      data-job={name}
+      data-type={job.type}
+      data-state={last?.state ?? ''}
+    >
+      <div className="hwl-job-header">
+        <span className="hwl-job-name">{name}</span>
+        <span className="hwl-badge hwl-job-type">{job.type}</span>
+        {last ? (
+          <span
+            className={`hwl-badge hwl-status hwl-status-${last.state.toLowerCase()}`}
+            title={trans.__('Latest run: #%1', last.id)}
+          >
+            {last.state}
+          </span>
+        ) : (
+          <span className="hwl-job-never">{trans.__('never run')}</span>
+        )}
+      </div>
+      <div className="hwl-job-program" title={jobProgram(job)}>
+        {jobProgram(job)}
+      </div>
+      {schedule && (
+        <div
+          className="hwl-job-schedule"
+          data-enabled={schedule.enabled ? 'true' : 'false'}
+        >
+          <code className="hwl-job-cron">{schedule.cron}</code>
+          <span> {trans.__('UTC')}</span>
+          {job.next_fire_at ? (
+            <span
+              className="hwl-job-next"
+              title={Time.format(job.next_fire_at)}
+            >
+              {' · '}
+              {trans.__('next %1', Time.formatHuman(job.next_fire_at))}
+            </span>
+          ) : (
+            <span className="hwl-job-next">
+              {' · '}
+              {schedule.enabled ? trans.__('no next run') : trans.__('paused')}
+            </span>
+          )}
+        </div>
+      )}
+      <div className="hwl-job-actions">
+        {member && (
+          <Button
+            className="hwl-job-run"
+            minimal
+            small
+            disabled={busy}
+            aria-label={trans.__('Run %1', name)}
+            title={trans.__('Run %1 now', name)}
+            onClick={() => actions.run(job)}
+          >
+            <runIcon.react tag="span" className="hwl-button-icon" />
+            {trans.__('Run')}
+          </Button>
+        )}
+        <Button
+          className="hwl-job-history-toggle"
+          minimal
+          small
+          aria-label={trans.__('Executions of %1', name)}
+          aria-expanded={history !== null}
+          onClick={() => actions.toggleHistory(name)}
+        >
+          {history !== null ? (
+            <caretDownIcon.react tag="span" className="hwl-button-icon" />
+          ) : (
+            <caretRightIcon.react tag="span" className="hwl-button-icon" />
+          )}
+          {trans.__('History')}
+        </Button>
+        {owner && (
+          <>
+            <Button
+              className="hwl-job-schedule-edit"
+              minimal
+              small
+              disabled={busy}
+              aria-label={trans.__('Schedule %1', name)}
+              title={trans.__('Schedule %1', name)}
+              onClick={() => actions.schedule(job)}
+            >
+              {trans.__('Schedule')}
+            </Button>
+            <Button
+              className="hwl-job-edit"
+              minimal
+              small
+              disabled={busy}
+              aria-label={trans.__('Edit %1', name)}
+              title={trans.__('Edit the settings of %1', name)}
+              onClick={() => actions.edit(job)}
+            >
+              <editIcon.react tag="span" className="hwl-button-icon" />
+            </Button>
+            <Button
+              className="hwl-job-delete"
+              minimal
+              small
+              disabled={busy}
+              aria-label={trans.__('Delete %1', name)}
+              title={trans.__('Delete %1', name)}
+              onClick={() => actions.remove(name)}
+            >
+              <deleteIcon.react tag="span" className="hwl-button-icon" />
+            </Button>
+          </>
+        )}
+      </div>
+      {history !== null && (
+        <ExecutionList
+          job={name}
+          history={history}
+          member={member}
+          busy={busy}
+          actions={actions}
+          trans={trans}
+        />
+      )}
+    </li>
+  );
+}
+
+function ExecutionList(props: {
+  job: string;
+  history: IJobHistory;
+  member: boolean;
+  busy: boolean;
+  actions: IJobsActions;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { job, history, member, busy, actions, trans } = props;
+  return (
+    <div className="hwl-executions">
+      {history.items.length === 0 ? (
+        <p className="hwl-empty">{trans.__('No executions.')}</p>
+      ) : (
+        <ul
+          className="hwl-execution-list"
+          aria-label={trans.__('Executions of %1', job)}
+        >
+          {history.items.map(execution => (
+            <ExecutionRow
+              key={execution.id}
+              job={job}
+              execution={execution}
+              member={member}
+              busy={busy}
+              actions={actions}
+              trans={trans}
+            />
+          ))}
+        </ul>
+      )}
+      {history.total > history.items.length && (
+        <Button
+          className="hwl-execution-more"
+          minimal
+          small
+          onClick={() => actions.moreHistory(job)}
+        >
+          {trans.__(
+            'Load more (%1 of %2)',
+            history.items.length,
+            history.total
+          )}
+        </Button>
+      )}
+    </div>
+  );
+}
+
+function ExecutionRow(props: {
+  job: string;
+  execution: Execution;
+  member: boolean;
+  busy: boolean;
+  actions: IJobsActions;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { job, execution, member, busy, actions, trans } = props;
+  const id = execution.id;
+  const duration = executionDuration(execution);
+  const started = execution.started_at ?? execution.created_at;
+  return (
+    <li
+      className="hwl-execution"
+      data-execution={id}
+      data-state={execution.state}
+    >
+      <div className="hwl-execution-header">
+        <span className="hwl-execution-id">#{id}</span>
+        <span
+          className={`hwl-badge hwl-status hwl-status-${execution.state.toLowerCase()}`}
+        >
+          {execution.state}
+        </span>
+        {execution.exit_code !== null && (
+          <span className="hwl-execution-exit">
+            {trans.__('exit %1', execution.exit_code)}
+          </span>
+        )}
+        <span className="hwl-execution-start" title={Time.format(started)}>
+          {Time.formatHuman(started)}
+        </span>
+        {duration && <span className="hwl-execution-duration">{duration}</span>}
+        {execution.trigger === 'schedule' && (
+          <span
+            className="hwl-execution-trigger"
+            title={
+              execution.scheduled_for
+                ? trans.__(
+                    'Scheduled for %1',
+                    Time.format(execution.scheduled_for)
+                  )
+                : undefined
+            }
+          >
+            {trans.__('scheduled')}
+          </span>
+        )}
+      </div>
+      <div className="hwl-execution-meta">
+        <span className="hwl-execution-by">{execution.submitted_by}</span>
+        {execution.args.length > 0 && (
+          <code className="hwl-execution-args">{execution.args.join(' ')}</code>
+        )}
+        <span className="hwl-execution-actions">
+          {member && isLive(execution.state) && (
+            <Button
+              className="hwl-execution-stop"
+              minimal
+              small
+              disabled={busy}
+              aria-label={trans.__('Stop execution %1', id)}
+              title={trans.__('Stop execution %1', id)}
+              onClick={() => actions.stop(job, id)}
+            >
+              <stopIcon.react tag="span" className="hwl-button-icon" />
+              {trans.__('Stop')}
+            </Button>
+          )}
+          <Button
+            className="hwl-execution-logs"
+            minimal
+            small
+            aria-label={trans.__('Logs of execution %1', id)}
+            title={trans.__('Show the logs of execution %1', id)}
+            onClick={() => actions.logs(job, id)}
+          >
+            {trans.__('Logs')}
+          </Button>
+        </span>
+      </div>
+      {execution.reason && (
+        <p
+          className={
+            execution.state === 'FAILED'
+              ? 'hwl-execution-reason hwl-error-message'
+              : 'hwl-execution-reason'
+          }
+        >
+          {execution.reason}
+        </p>
+      )}
+    </li>
+  );
+}
+
+/**
+ * The Jobs section of the sidebar.
+ */
+export class JobsPanel extends SectionWidget {
+  constructor(options: JobsPanel.IOptions) {
+    const translator = options.translator ?? nullTranslator;
+    const trans = translator.load('hopsworks_lab');
+    super(trans.__('Jobs'), 'hwl-jobs-section');
+    this._sidebar = options.sidebar;
+    this._translator = translator;
+    this._trans = trans;
+    this._openLog = options.openLog;
+    this.model = new JobsModel({
+      client: options.sidebar.client,
+      pollInterval: options.pollInterval,
+      pageSize: options.sidebar.preferences.pageSize
+    });
+    this._sidebar.refreshRequested.connect(this._onRefreshRequested, this);
+    // The user's role comes from the sidebar's model.
+    this._sidebar.model.stateChanged.connect(this._onSidebarState, this);
+    if (this._sidebar.model.projects.activeProject !== null) {
+      void this.refresh();
+    }
+  }
+
+  readonly model: JobsModel;
+
+  /**
+   * Reload the active project's jobs.
+   */
+  refresh(): Promise<void> {
+    this.model.pageSize = this._sidebar.preferences.pageSize;
+    return this.model.load(this._sidebar.model.projects.activeProject);
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.model.dispose();
+    super.dispose();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.model.setActive(this.isVisible);
+    if (
+      this.model.state.project !== this._sidebar.model.projects.activeProject
+    ) {
+      void this.refresh();
+    }
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this.model.setActive(false);
+    super.onBeforeDetach(msg);
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.setActive(true);
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.setActive(false);
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <UseSignal signal={this.model.stateChanged}>
+        {() => (
+          <JobsView
+            state={this.model.state}
+            role={this._sidebar.model.role}
+            actions={this._actions}
+            translator={this._translator}
+          />
+        )}
+      </UseSignal>
+    );
+  }
+
+  private _onRefreshRequested(): void {
+    void this.refresh();
+  }
+
+  private _onSidebarState(): void {
+    this.update();
+  }
+
+  private async _create(): Promise<void> {
+    const project = this.model.state.project;
+    if (project === null) {
+      return;
+    }
+    const { showJobDialog } = await import('./jobDialogs');
+    const job = await showJobDialog({
+      client: this._sidebar.client,
+      project,
+      translator: this._translator
+    });
+    if (job !== null) {
+      await this.model.reload();
+    }
+  }
+
+  private async _edit(job: Job): Promise<void> {
+    const project = this.model.state.project;
+    if (project === null) {
+      return;
+    }
+    const { showJobDialog } = await import('./jobDialogs');
+    const saved = await showJobDialog({
+      client: this._sidebar.client,
+      project,
+      job,
+      translator: this._translator
+    });
+    if (saved !== null) {
+      await this.model.reload();
+    }
+  }
+
+  private async _schedule(job: Job): Promise<void> {
+    const project = this.model.state.project;
+    if (project === null) {
+      return;
+    }
+    const { showScheduleDialog } = await import('./jobDialogs');
+    const changed = await showScheduleDialog({
+      client: this._sidebar.client,
+      project,
+      job,
+      translator: this._translator
+    });
+    if (changed) {
+      await this.model.reload();
+    }
+  }
+
+  private async _run(job: Job): Promise<void> {
+    const { promptRunArguments } = await import('./jobDialogs');
+    const args = await promptRunArguments(job, this._translator);
+    if (args === null) {
+      return;
+    }
+    const execution = await this.model.run(job.name, args);
+    if (execution !== null && execution.state === 'FAILED') {
+      notifyError(
+        this._trans.__(
+          'Job %1 could not start: %2',
+          job.name,
+          execution.reason ?? this._trans.__('no reason given')
+        )
+      );
+    }
+  }
+
+  private async _remove(job: string): Promise<void> {
+    const trans = this._trans;
+    const confirmed = await confirmAction({
+      title: trans.__('Delete job %1', job),
+      body: trans.__(
+        'Delete job %1, its schedule and its execution history? Its logs stay in the Logs dataset.',
+        job
+      ),
+      label: trans.__('Delete'),
+      trans
+    });
+    if (confirmed) {
+      await this.model.remove(job);
+    }
+  }
+
+  private _actions: IJobsActions = {
+    create: () => void this._create(),
+    run: job => void this._run(job),
+    stop: (job, execution) => void this.model.stop(job, execution),
+    logs: (job, execution) => {
+      const project = this.model.state.project;
+      if (project !== null) {
+        this._openLog(project, job, execution);
+      }
+    },
+    toggleHistory: job => void this.model.toggleHistory(job),
+    moreHistory: job => void this.model.moreHistory(job),
+    edit: job => void this._edit(job),
+    schedule: job => void this._schedule(job),
+    remove: job => void this._remove(job),
+    showMore: () => void this.model.showMore()
+  };
+
+  private _openLog: JobsPanel.OpenLog;
+  private _sidebar: IHopsworksSidebar;
+  private _translator: ITranslator;
+  private _trans: TranslationBundle;
+}
+
+/**
+ * The namespace for {@link JobsPanel} statics.
+ */
+export namespace JobsPanel {
+  /**
+   * Show the logs of an execution (the plugin opens the main-area viewer).
+   */
+  export type OpenLog = (
+    project: string,
+    job: string,
+    execution: number
+  ) => void;
+
+  export interface IOptions {
+    sidebar: IHopsworksSidebar;
+    openLog: OpenLog;
+    translator?: ITranslator;
+    /**
+     * How often (ms) to reload while an execution runs.
+     */
+    pollInterval?: number;
+  }
+}
+
+/**
+ * Adds the Jobs section (rank 600) to the Hopsworks sidebar; an
+ * execution's Logs open in the main area.
+ */
+export const jobsPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'hopsworks-lab:jobs',
+  description:
+    'The Jobs section of the Hopsworks sidebar: jobs with their latest execution and schedule, runs with arguments, execution histories with Stop, live logs in the main area; Data Owners create, edit, schedule and delete jobs.',
+  autoStart: true,
+  requires: [IHopsworksSidebar],
+  optional: [ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    sidebar: IHopsworksSidebar,
+    translator: ITranslator | null
+  ): void => {
+    const openLog: JobsPanel.OpenLog = (project, job, execution) => {
+      void import('./jobLog').then(({ openJobLog }) =>
+        openJobLog(app, {
+          client: sidebar.client,
+          project,
+          job,
+          execution,
+          translator: translator ?? undefined
+        })
+      );
+    };
+    sidebar.addSection(
+      new JobsPanel({ sidebar, openLog, translator: translator ?? undefined }),
+      600
+    );
+  }
+};
