@@ -395,7 +395,12 @@ def test_sessions_per_project_are_limited(
     assert second != first
     r = bob.post(f"{LIVY}/sessions/{second}/statements", json={"code": "1", "kind": "sql"})
     assert r.status_code == 422
-    pid = platform.livy.kernel_pid(second)
+    # a member's sessions stop when they leave (the caller: MemberService)
+    assert platform.livy.stop_sessions("demo", "alice") == []
+    assert platform.livy.stop_sessions("demo", "bob") == [second]
+    assert bob.get(f"{LIVY}/sessions/{second}").status_code == 404
+    third = bob.post(f"{LIVY}/sessions", json={"kind": "pyspark"}).json()["id"]
+    pid = platform.livy.kernel_pid(third)
     platform.livy.close()  # what the platform does when it stops
     assert pid is None or _kernel_gone(pid)
     assert bob.post(f"{LIVY}/sessions", json={"kind": "pyspark"}).status_code == 409

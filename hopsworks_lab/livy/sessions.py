@@ -417,6 +417,27 @@ class LivyService:
                 self._stop(sess, DEAD)
         return expired
 
+    def stop_sessions(self, project: str, username: str | None = None) -> list[int]:
+        """Stop the sessions of ``project`` (only ``username``'s, if given): for when a
+        member leaves or the project goes (their Unix account cannot be removed while its
+        processes run). Returns their ids."""
+        with self._lock:
+            chosen = [
+                x
+                for x in self._sessions.values()
+                if x.project == project and (username is None or x.owner == username)
+            ]
+        for sess in chosen:
+            self.audit.record(
+                Actor.system(),
+                "livy.session.stop",
+                project=project,
+                target=f"session {sess.id}",
+                detail={"owner": sess.owner},
+            )
+            self._stop(sess, KILLED)
+        return [x.id for x in chosen]
+
     def close(self) -> None:
         """Stop every session (the platform is shutting down)."""
         self._stopped.set()
