@@ -191,3 +191,21 @@ def test_killing_up_stops_the_hub_too(tmp_path: Path) -> None:
             return
         time.sleep(0.5)
     pytest.fail("the hub outlived `hopsworks-lab up`")
+
+
+def test_the_hub_config_carries_the_spark_master(tmp_path: Path) -> None:
+    """PySpark-mode lab servers get the platform's Spark master (a cluster when configured)."""
+    from hopsworks_lab.hub.config import HubLayout, build_hub_config
+
+    layout = HubLayout(
+        home=tmp_path,
+        port=8000,
+        hub_port=8001,
+        proxy_api_port=8002,
+        platform_port=8003,
+        proxy_cmd="configurable-http-proxy",
+        spark_master="spark://10.0.0.5:7077",
+    )
+    spawner = build_hub_config(layout, "key")["ProjectSpawner"]
+    assert spawner["spark_master"] == "spark://10.0.0.5:7077"
+    assert spawner["platform_url"] == "http://127.0.0.1:8003/services/hopsworks/"

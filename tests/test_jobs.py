@@ -764,3 +764,28 @@ def test_a_pyspark_job_runs_on_a_standalone_cluster(team: dict[str, Any], standa
     out = log(alice, "cluster", e["id"])["text"]
     assert e["state"] == "FINISHED", out + log(alice, "cluster", e["id"], "stderr")["text"][-3000:]
     assert f"master {standalone}" in out and "sum 4950" in out
+
+
+def test_removing_a_member_or_deleting_the_project_stops_their_executions(
+    team: dict[str, Any],
+) -> None:
+    """A member's running executions stop before they are removed (their Unix account could
+    not go while they run), and a deleted project's too; a refused removal stops nothing."""
+    alice, bob, platform = team["alice"], team["bob"], team["platform"]
+    upload(alice, "Resources/long.py", LONG)
+    create_job(alice, "long", "Resources/long.py")
+    mine, bobs = start(alice, "long"), start(bob, "long")
+    # bob may not remove alice: nothing is stopped
+    assert bob.delete("api/projects/demo/members/alice").status_code == 403
+    assert alice.get(f"api/projects/demo/jobs/long/executions/{mine['id']}").json()["state"] in LIVE
+    assert alice.delete("api/projects/demo/members/bob").status_code == 204
+    ended = wait_end(alice, "long", bobs["id"])
+    assert ended["state"] == "KILLED" and ended["reason"] == "bob left the project"
+    with platform.db.transaction() as s:
+        pgid = s.get(Execution, mine["id"]).pid
+    assert alice.get(f"api/projects/demo/jobs/long/executions/{mine['id']}").json()["state"] in LIVE
+    assert alice.delete("api/projects/demo").status_code == 204
+    deadline = time.monotonic() + 30
+    while group_alive(pgid):
+        assert time.monotonic() < deadline, "the deleted project's execution still runs"
+        time.sleep(0.1)

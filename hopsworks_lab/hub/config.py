@@ -20,6 +20,7 @@ class HubLayout:
     platform_port: int
     proxy_cmd: str  # configurable-http-proxy executable
     python: str = sys.executable
+    spark_master: str = "local[2]"  # PlatformConfig.spark_master: PySpark-mode kernels use it
 
     @property
     def dir(self) -> Path:
@@ -76,5 +77,6 @@ def build_hub_config(layout: HubLayout, hub_key: str) -> dict[str, Any]:
             "platform_url": layout.platform_url,
             "platform_key": hub_key,
             "cmd": [str(bin_dir / "jupyterhub-singleuser")],
+            "spark_master": layout.spark_master,
         },
     }

@@ -69,6 +69,7 @@ def prepare_hub(platform: Platform, port: int) -> HubLayout:
         proxy_api_port=_free_port(),
         platform_port=_free_port(),
         proxy_cmd=find_proxy(),
+        spark_master=platform.config.spark_master,
     )
     layout.dir.mkdir(mode=0o700, exist_ok=True)
     config = build_hub_config(layout, hub_key(platform))

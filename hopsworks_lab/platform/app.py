@@ -87,9 +87,9 @@ class Platform:
             access,
             self.isolation,
             self.storage,
-            getattr(self, "environments", None),
+            self.environments,
         )
-        # jobs run as the project-user in the project's environment (when there is one)
+        # jobs run as the project-user in the project's environment
         self.jobs = JobService(
             config,
             self.audit,
@@ -97,8 +97,19 @@ class Platform:
             self.datasets,
             self.tokens,
             self.isolation,
-            getattr(self, "environments", None),
+            self.environments,
         )
+        # A member's (or a project's) processes stop before their Unix accounts go.
+        self.members.before_remove.append(self._stop_member_processes)
+        self.projects.before_delete.append(self._stop_project_processes)
+
+    def _stop_member_processes(self, project: str, username: str) -> None:
+        self.livy.stop_sessions(project, username)
+        self.jobs.stop_running(project, username, reason=f"{username} left the project")
+
+    def _stop_project_processes(self, project: str) -> None:
+        self.livy.stop_sessions(project)
+        self.jobs.stop_running(project, reason="the project was deleted")
 
     @classmethod
     def init(cls, config: PlatformConfig) -> tuple[Platform, str | None]:

@@ -684,6 +684,39 @@ class JobService:
             self._kill(execution_id, pid, started)
         return self._view(execution_id)
 
+    def stop_running(self, project: str, username: str | None = None, *, reason: str) -> list[int]:
+        """Stop the live executions of ``project`` (only those ``username`` submitted, if
+        given), e.g. before the member's Unix account or the project goes; audited as the
+        system. Returns their ids."""
+        stopped: list[tuple[int, int | None, float | None, str | None]] = []
+        with self.audit.transaction() as s:
+            rows = s.execute(
+                select(Execution)
+                .join(Project, Execution.project_id == Project.id)
+                .where(Project.name == project, Execution.state.in_(LIVE))
+                .with_for_update()
+            ).scalars()
+            for e in rows:
+                if username is not None and e.submitted_by != username:
+                    continue
+                e.state, e.finished_at, e.reason = ExecutionState.KILLED, self.clock(), reason
+                self._revoke_key(s, e)
+                self.audit.append(
+                    s,
+                    Actor.system(),
+                    "execution.stop",
+                    project=project,
+                    target=f"{e.job.name}/{e.id}",
+                    detail={"reason": reason},
+                )
+                stopped.append((e.id, e.pid, e.pid_started, e.host))
+        if stopped:
+            self._schedule_changed()
+        for execution_id, pid, started, host in stopped:
+            if pid is not None and host == self.host:
+                self._kill(execution_id, pid, started)
+        return [execution_id for execution_id, *_ in stopped]
+
     def _kill(self, execution_id: int, pid: int, started: float | None) -> None:
         """Stop a KILLED execution's processes, keep its exit code, remove its home."""
         self.runner.terminate(pid, started, self.config.job_stop_grace_seconds)

@@ -3,6 +3,7 @@ removing them revokes it. A project always keeps at least one Data Owner."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,8 @@ class MemberService:
         self, audit: AuditService, access: ProjectAccess, ca: CertificateAuthority, os: OsSync
     ) -> None:
         self.audit, self.access, self.ca, self.os = audit, access, ca, os
+        # (project, username) -> None: stop the member's processes before they are removed
+        self.before_remove: list[Callable[[str, str], object]] = []
 
     def list(self, actor: Actor, project: str) -> list[MemberView]:
         with self.audit.transaction() as s:
@@ -87,24 +90,32 @@ class MemberService:
             return MemberView(username, m.role, m.added_at)
 
     def remove(self, actor: Actor, project: str, username: str) -> None:
-        """Data Owners remove anyone; any member may leave."""
-        with self.audit.transaction() as s:
-            leaving = username == actor.username
+        """Data Owners remove anyone; any member may leave. Once the removal is allowed, the
+        member's running processes in the project (``before_remove`` hooks: jobs, Spark
+        sessions) are stopped first: their Unix account cannot go while they run."""
+        leaving = username == actor.username
+        need = Need.MEMBER if leaving else Need.OWNER
+
+        def allowed(s: Session) -> Project:
             acc = self.access.check(
-                s,
-                actor,
-                project,
-                "member.remove",
-                lock=True,
-                target=username,
-                need=Need.MEMBER if leaving else Need.OWNER,
+                s, actor, project, "member.remove", lock=True, target=username, need=need
             )
             m = self._membership(s, acc.project, username)
             if m.role is Role.DATA_OWNER:
                 self._keep_an_owner(s, acc.project)
+            return acc.project
+
+        if self.before_remove:
+            with self.audit.transaction() as s:
+                allowed(s)
+            for hook in self.before_remove:
+                hook(project, username)
+        with self.audit.transaction() as s:
+            acc_project = allowed(s)
+            m = self._membership(s, acc_project, username)
             with self.os.change(s, {project}):
                 s.delete(m)
-            revoked = self.ca.revoke(s, acc.project, username)
+            revoked = self.ca.revoke(s, acc_project, username)
             self.audit.append(
                 s,
                 actor,

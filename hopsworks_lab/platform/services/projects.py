@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,6 +61,8 @@ class ProjectService:
     ) -> None:
         self.audit, self.access, self.ca = audit, access, ca
         self.datasets, self.quotas = datasets, quotas
+        # project -> None: stop the project's processes before it is deleted
+        self.before_delete: list[Callable[[str], object]] = []
 
     def create(
         self, actor: Actor, name: str, description: str | None = None, owner: str | None = None
@@ -176,7 +179,16 @@ class ProjectService:
             return _view(acc.project, acc.role)
 
     def delete(self, actor: Actor, name: str) -> None:
-        """Data Owners and administrators delete; certificates are revoked, not forgotten."""
+        """Data Owners and administrators delete; certificates are revoked, not forgotten.
+        Once allowed, the project's running processes (``before_delete`` hooks: jobs, Spark
+        sessions) are stopped first: its Unix accounts cannot go while they run."""
+        if self.before_delete:
+            with self.audit.transaction() as s:
+                self.access.check(
+                    s, actor, name, "project.delete", need=Need.OWNER, admin=True, lock=True
+                )
+            for hook in self.before_delete:
+                hook(name)
         with self.audit.transaction() as s:
             acc = self.access.check(
                 s, actor, name, "project.delete", need=Need.OWNER, admin=True, lock=True
