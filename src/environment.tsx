@@ -9,7 +9,6 @@ import {
   TranslationBundle
 } from '@jupyterlab/translation';
 import { Button, UseSignal } from '@jupyterlab/ui-components';
-import { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
@@ -19,7 +18,7 @@ import type { ApiClient } from './client';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { unwrap } from './client';
 import { confirmAction, describeError, notifyError } from './feedback';
-import { IHopsworksSidebar, SectionWidget } from './sidebar';
+import { ActiveSectionWidget, IHopsworksSidebar } from './sidebar';
 
 export type Environment = Schemas['Environment'];
 export type EnvironmentPackage = Schemas['EnvironmentPackage'];
@@ -1046,22 +1045,21 @@ function OperationRow(props: {
 /**
  * The Environment section of the sidebar.
  */
-export class EnvironmentPanel extends SectionWidget {
+export class EnvironmentPanel extends ActiveSectionWidget<EnvironmentModel> {
   constructor(options: EnvironmentPanel.IOptions) {
     const translator = options.translator ?? nullTranslator;
     const trans = translator.load('hopsworks_lab');
-    super(trans.__('Environment'), 'hwl-env-section');
-    this._sidebar = options.sidebar;
+    super(trans.__('Environment'), 'hwl-env-section', options.sidebar);
     this._translator = translator;
     this._trans = trans;
     this.model = new EnvironmentModel({
       client: options.sidebar.client,
       pollInterval: options.pollInterval
     });
-    this._sidebar.refreshRequested.connect(this._onRefreshRequested, this);
+    this.sidebar.refreshRequested.connect(this._onRefreshRequested, this);
     // The user's role comes from the sidebar's model.
-    this._sidebar.model.stateChanged.connect(this._onSidebarState, this);
-    if (this._sidebar.model.projects.activeProject !== null) {
+    this.sidebar.model.stateChanged.connect(this._onSidebarState, this);
+    if (this.sidebar.model.projects.activeProject !== null) {
       void this.refresh();
     }
   }
@@ -1072,40 +1070,7 @@ export class EnvironmentPanel extends SectionWidget {
    * Reload the active project's environment.
    */
   refresh(): Promise<void> {
-    return this.model.load(this._sidebar.model.projects.activeProject);
-  }
-
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this.model.dispose();
-    super.dispose();
-  }
-
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this.model.setActive(this.isVisible);
-    if (
-      this.model.state.project !== this._sidebar.model.projects.activeProject
-    ) {
-      void this.refresh();
-    }
-  }
-
-  protected onBeforeDetach(msg: Message): void {
-    this.model.setActive(false);
-    super.onBeforeDetach(msg);
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this.model.setActive(true);
-  }
-
-  protected onAfterHide(msg: Message): void {
-    super.onAfterHide(msg);
-    this.model.setActive(false);
+    return this.model.load(this.sidebar.model.projects.activeProject);
   }
 
   protected render(): JSX.Element {
@@ -1114,8 +1079,8 @@ export class EnvironmentPanel extends SectionWidget {
         {() => (
           <EnvironmentView
             state={this.model.state}
-            role={this._sidebar.model.role}
-            pageSize={this._sidebar.preferences.pageSize}
+            role={this.sidebar.model.role}
+            pageSize={this.sidebar.preferences.pageSize}
             onChange={request => this.model.change(request)}
             onUninstall={name => void this._uninstall(name)}
             onToggleLog={id => this.model.toggleLog(id)}
@@ -1151,7 +1116,6 @@ export class EnvironmentPanel extends SectionWidget {
     this.update();
   }
 
-  private _sidebar: IHopsworksSidebar;
   private _translator: ITranslator;
   private _trans: TranslationBundle;
 }

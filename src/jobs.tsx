@@ -19,7 +19,6 @@ import {
   stopIcon,
   UseSignal
 } from '@jupyterlab/ui-components';
-import { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
@@ -29,7 +28,7 @@ import type { ApiClient } from './client';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { unwrap } from './client';
 import { confirmAction, describeError, notifyError } from './feedback';
-import { IHopsworksSidebar, SectionWidget } from './sidebar';
+import { ActiveSectionWidget, IHopsworksSidebar } from './sidebar';
 
 export type Job = Schemas['Job'];
 export type Execution = Schemas['Execution'];
@@ -882,12 +881,11 @@ function ExecutionRow(props: {
 /**
  * The Jobs section of the sidebar.
  */
-export class JobsPanel extends SectionWidget {
+export class JobsPanel extends ActiveSectionWidget<JobsModel> {
   constructor(options: JobsPanel.IOptions) {
     const translator = options.translator ?? nullTranslator;
     const trans = translator.load('hopsworks_lab');
-    super(trans.__('Jobs'), 'hwl-jobs-section');
-    this._sidebar = options.sidebar;
+    super(trans.__('Jobs'), 'hwl-jobs-section', options.sidebar);
     this._translator = translator;
     this._trans = trans;
     this._openLog = options.openLog;
@@ -896,10 +894,10 @@ export class JobsPanel extends SectionWidget {
       pollInterval: options.pollInterval,
       pageSize: options.sidebar.preferences.pageSize
     });
-    this._sidebar.refreshRequested.connect(this._onRefreshRequested, this);
+    this.sidebar.refreshRequested.connect(this._onRefreshRequested, this);
     // The user's role comes from the sidebar's model.
-    this._sidebar.model.stateChanged.connect(this._onSidebarState, this);
-    if (this._sidebar.model.projects.activeProject !== null) {
+    this.sidebar.model.stateChanged.connect(this._onSidebarState, this);
+    if (this.sidebar.model.projects.activeProject !== null) {
       void this.refresh();
     }
   }
@@ -910,41 +908,8 @@ export class JobsPanel extends SectionWidget {
    * Reload the active project's jobs.
    */
   refresh(): Promise<void> {
-    this.model.pageSize = this._sidebar.preferences.pageSize;
-    return this.model.load(this._sidebar.model.projects.activeProject);
-  }
-
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this.model.dispose();
-    super.dispose();
-  }
-
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this.model.setActive(this.isVisible);
-    if (
-      this.model.state.project !== this._sidebar.model.projects.activeProject
-    ) {
-      void this.refresh();
-    }
-  }
-
-  protected onBeforeDetach(msg: Message): void {
-    this.model.setActive(false);
-    super.onBeforeDetach(msg);
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this.model.setActive(true);
-  }
-
-  protected onAfterHide(msg: Message): void {
-    super.onAfterHide(msg);
-    this.model.setActive(false);
+    this.model.pageSize = this.sidebar.preferences.pageSize;
+    return this.model.load(this.sidebar.model.projects.activeProject);
   }
 
   protected render(): JSX.Element {
@@ -953,7 +918,7 @@ export class JobsPanel extends SectionWidget {
         {() => (
           <JobsView
             state={this.model.state}
-            role={this._sidebar.model.role}
+            role={this.sidebar.model.role}
             actions={this._actions}
             translator={this._translator}
           />
@@ -977,7 +942,7 @@ export class JobsPanel extends SectionWidget {
     }
     const { showJobDialog } = await import('./jobDialogs');
     const job = await showJobDialog({
-      client: this._sidebar.client,
+      client: this.sidebar.client,
       project,
       translator: this._translator
     });
@@ -993,7 +958,7 @@ export class JobsPanel extends SectionWidget {
     }
     const { showJobDialog } = await import('./jobDialogs');
     const saved = await showJobDialog({
-      client: this._sidebar.client,
+      client: this.sidebar.client,
       project,
       job,
       translator: this._translator
@@ -1010,7 +975,7 @@ export class JobsPanel extends SectionWidget {
     }
     const { showScheduleDialog } = await import('./jobDialogs');
     const changed = await showScheduleDialog({
-      client: this._sidebar.client,
+      client: this.sidebar.client,
       project,
       job,
       translator: this._translator
@@ -1073,7 +1038,6 @@ export class JobsPanel extends SectionWidget {
   };
 
   private _openLog: JobsPanel.OpenLog;
-  private _sidebar: IHopsworksSidebar;
   private _translator: ITranslator;
   private _trans: TranslationBundle;
 }

@@ -95,6 +95,78 @@ export abstract class SectionWidget extends ReactWidget {
 }
 
 /**
+ * What {@link ActiveSectionWidget} needs of its model.
+ */
+export interface IActiveSectionModel {
+  /**
+   * The project whose data is loaded (null: none).
+   */
+  readonly state: { readonly project: string | null };
+  /**
+   * Start or stop polling.
+   */
+  setActive(active: boolean): void;
+  dispose(): void;
+}
+
+/**
+ * A section whose model polls: polling follows the section's visibility
+ * (attached and shown), so a hidden section sends no requests; the model
+ * is disposed with the section, and a section attached after the active
+ * project changed reloads.
+ */
+export abstract class ActiveSectionWidget<
+  M extends IActiveSectionModel
+> extends SectionWidget {
+  constructor(label: string, className: string, sidebar: IHopsworksSidebar) {
+    super(label, className);
+    this.sidebar = sidebar;
+  }
+
+  abstract readonly model: M;
+
+  /**
+   * Reload the active project's data.
+   */
+  abstract refresh(): Promise<void>;
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.model.dispose();
+    super.dispose();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.model.setActive(this.isVisible);
+    if (
+      this.model.state.project !== this.sidebar.model.projects.activeProject
+    ) {
+      void this.refresh();
+    }
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this.model.setActive(false);
+    super.onBeforeDetach(msg);
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.setActive(true);
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.setActive(false);
+  }
+
+  protected readonly sidebar: IHopsworksSidebar;
+}
+
+/**
  * The default {@link IHopsworksSidebar}.
  */
 export class HopsworksSidebar extends SidePanel implements IHopsworksSidebar {
