@@ -118,7 +118,7 @@ def main() -> None:
 
         km, kc = start_new_kernel()
         try:
-            kc.execute_interactive(STATEMENT, timeout=60)  # warm-up
+            kc.execute_interactive(STATEMENT, timeout=60, output_hook=lambda m: None)  # warm-up
             plain = []
             for _ in range(args.statements):
                 t = time.perf_counter()
