@@ -19,6 +19,7 @@ export type JobCreate = Schemas['JobCreate'];
 export type JobUpdate = Schemas['JobUpdate'];
 export type JobScheduleRequest = Schemas['JobSchedule'];
 type SparkJobSettings = Schemas['SparkJobSettings'];
+type SparkJobSettingsInfo = Schemas['SparkJobSettingsInfo'];
 type SparkCount =
   | 'driver_cores'
   | 'executor_cores'
@@ -119,36 +120,12 @@ export function joinArgs(args: readonly string[]): string {
 }
 
 /**
- * A job's settings as the form edits them. The spec types `Job.config` as
- * an object of unknown shape, so it is read field by field.
+ * The Spark settings of a PYSPARK job as stored (files, properties and
+ * everything the form does not show are kept on edit); undefined for a
+ * Python job.
  */
-export interface IJobSettings {
-  appPath: string;
-  args: string[];
-  /**
-   * The Spark settings of a PYSPARK job as stored (files, properties and
-   * everything the form does not show are kept on edit).
-   */
-  spark: Partial<SparkJobSettings>;
-}
-
-/**
- * The settings of `job`, with what is missing left empty.
- */
-export function jobSettings(job: Job): IJobSettings {
-  const config: Record<string, unknown> = job.config;
-  const args = Array.isArray(config.args)
-    ? config.args.filter((a): a is string => typeof a === 'string')
-    : [];
-  const spark =
-    typeof config.spark === 'object' && config.spark !== null
-      ? (config.spark as Partial<SparkJobSettings>)
-      : {};
-  return {
-    appPath: typeof config.app_path === 'string' ? config.app_path : '',
-    args,
-    spark
-  };
+export function jobSpark(job: Job): SparkJobSettingsInfo | undefined {
+  return 'spark' in job.config ? job.config.spark : undefined;
 }
 
 /**
@@ -189,22 +166,22 @@ export function jobFormValues(job?: Job): IJobFormValues {
       maxExecutors: ''
     };
   }
-  const { appPath, args, spark } = jobSettings(job);
-  const text = (value: unknown) =>
-    typeof value === 'number' || typeof value === 'string' ? String(value) : '';
+  const spark = jobSpark(job);
+  const text = (value?: number | string) =>
+    value === undefined ? '' : String(value);
   return {
     name: job.name,
     type: job.type,
-    appPath,
-    args: joinArgs(args),
-    driverMemory: text(spark.driver_memory),
-    driverCores: text(spark.driver_cores),
-    executorMemory: text(spark.executor_memory),
-    executorCores: text(spark.executor_cores),
-    executors: text(spark.executors),
-    dynamicAllocation: spark.dynamic_allocation === true,
-    minExecutors: text(spark.min_executors),
-    maxExecutors: text(spark.max_executors)
+    appPath: job.config.app_path,
+    args: joinArgs(job.config.args),
+    driverMemory: text(spark?.driver_memory),
+    driverCores: text(spark?.driver_cores),
+    executorMemory: text(spark?.executor_memory),
+    executorCores: text(spark?.executor_cores),
+    executors: text(spark?.executors),
+    dynamicAllocation: spark?.dynamic_allocation ?? false,
+    minExecutors: text(spark?.min_executors),
+    maxExecutors: text(spark?.max_executors)
   };
 }
 
@@ -341,7 +318,7 @@ export async function showJobDialog(
 ): Promise<Job | null> {
   const { client, project, job } = options;
   const trans = (options.translator ?? nullTranslator).load('hopsworks_lab');
-  const previous = job ? jobSettings(job).spark : {};
+  const previous = job ? jobSpark(job) : undefined;
   let values = jobFormValues(job);
   let error: string | null = null;
   for (;;) {
@@ -590,7 +567,7 @@ export async function promptRunArguments(
   translator?: ITranslator
 ): Promise<string[] | null> {
   const trans = (translator ?? nullTranslator).load('hopsworks_lab');
-  let text = joinArgs(jobSettings(job).args);
+  let text = joinArgs(job.config.args);
   let label = trans.__("Arguments (separated by spaces; quote with '…')");
   for (;;) {
     const result = await InputDialog.getText({

@@ -84,12 +84,10 @@ export function executionDuration(
 }
 
 /**
- * The program a job runs (`config.app_path`; the spec does not type the
- * config).
+ * The program a job runs.
  */
 export function jobProgram(job: Job): string {
-  const config: Record<string, unknown> = job.config;
-  return typeof config.app_path === 'string' ? config.app_path : '';
+  return job.config.app_path;
 }
 
 /**
@@ -112,17 +110,16 @@ export interface IJobHistory {
  */
 export interface IJobsState {
   project: string | null;
-  jobs: Job[] | null;
   /**
-   * The latest execution of each listed job (null: never run).
+   * The jobs, each with its latest execution (`last_execution`).
    */
-  last: Record<string, Execution | null>;
+  jobs: Job[] | null;
   /**
    * The open histories, by job name.
    */
   history: Record<string, IJobHistory>;
   /**
-   * How many jobs are listed (and have their latest execution read).
+   * How many jobs are listed.
    */
   shown: number;
   loading: boolean;
@@ -169,8 +166,8 @@ export class JobsModel {
   }
 
   /**
-   * Reload the jobs of `project`, the latest execution of each listed one
-   * and the open histories; only the latest load's answer is kept. A
+   * Reload the jobs of `project` (each with its latest execution) and the
+   * open histories; only the latest load's answer is kept. A
    * failure is notified once, not on every refresh that fails the same way.
    */
   async load(project: string | null): Promise<void> {
@@ -200,24 +197,12 @@ export class JobsModel {
       );
       const history: Record<string, IJobHistory> = {};
       open.forEach(([name], i) => (history[name] = histories[i]));
-      const listed = list.items.slice(0, this._state.shown);
-      // An open history already holds the latest execution.
-      const lasts = await Promise.all(
-        listed.map(job =>
-          job.name in history
-            ? history[job.name]
-            : this._executions(project, job.name, 1)
-        )
-      );
-      const last: Record<string, Execution | null> = {};
-      listed.forEach((job, i) => (last[job.name] = lasts[i].items[0] ?? null));
       if (generation !== this._generation) {
         return;
       }
       this._setState({
         ...this._state,
         jobs: list.items,
-        last,
         history,
         loading: false,
         error: null
@@ -243,14 +228,14 @@ export class JobsModel {
   }
 
   /**
-   * List more jobs.
+   * List more jobs (the list holds them all, with their latest executions).
    */
-  showMore(): Promise<void> {
+  showMore(): void {
     this._setState({
       ...this._state,
       shown: this._state.shown + this._pageSize
     });
-    return this.reload();
+    this._schedule();
   }
 
   /**
@@ -404,9 +389,13 @@ export class JobsModel {
    * Whether an execution listed is still going.
    */
   private _needsPolling(): boolean {
-    const { last, history } = this._state;
+    const { jobs, shown, history } = this._state;
     return (
-      Object.values(last).some(e => e !== null && isLive(e.state)) ||
+      (jobs ?? [])
+        .slice(0, shown)
+        .some(
+          j => j.last_execution !== null && isLive(j.last_execution.state)
+        ) ||
       Object.values(history).some(h => h.items.some(e => isLive(e.state)))
     );
   }
@@ -437,7 +426,6 @@ export class JobsModel {
     return {
       project,
       jobs: null,
-      last: {},
       history: {},
       shown: this._pageSize,
       loading: false,
@@ -565,7 +553,6 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
             <JobRow
               key={job.name}
               job={job}
-              last={state.last[job.name] ?? null}
               history={state.history[job.name] ?? null}
               owner={owner}
               member={member}
@@ -592,7 +579,6 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
 
 function JobRow(props: {
   job: Job;
-  last: Execution | null;
   history: IJobHistory | null;
   owner: boolean;
   member: boolean;
@@ -600,8 +586,9 @@ function JobRow(props: {
   actions: IJobsActions;
   trans: TranslationBundle;
 }): JSX.Element {
-  const { job, last, history, owner, member, busy, actions, trans } = props;
+  const { job, history, owner, member, busy, actions, trans } = props;
   const name = job.name;
+  const last = job.last_execution;
   const schedule = job.schedule;
   return (
     <li
@@ -1034,7 +1021,7 @@ export class JobsPanel extends ActiveSectionWidget<JobsModel> {
     edit: job => void this._edit(job),
     schedule: job => void this._schedule(job),
     remove: job => void this._remove(job),
-    showMore: () => void this.model.showMore()
+    showMore: () => this.model.showMore()
   };
 
   private _openLog: JobsPanel.OpenLog;

@@ -1861,8 +1861,8 @@ export interface components {
             name: string;
             project: string;
             type: components["schemas"]["JobType"];
-            /** @description the settings (PythonJobConfig or SparkJobConfig), defaults filled in */
-            config: Record<string, never>;
+            /** @description the settings as stored, defaults filled in (SparkJobConfigInfo for PYSPARK jobs) */
+            config: components["schemas"]["PythonJobConfigInfo"] | components["schemas"]["SparkJobConfigInfo"];
             /** @description whose project-user scheduled runs run as */
             created_by: string;
             /** Format: date-time */
@@ -1876,6 +1876,39 @@ export interface components {
              * @description the next scheduled run; null when not scheduled, disabled or over
              */
             next_fire_at: string | null;
+            /** @description the job's newest execution, in any state; null when it never ran */
+            last_execution: components["schemas"]["Execution"] | null;
+        };
+        PythonJobConfigInfo: {
+            /** @description '<dataset>/<path>' of a .py or .ipynb */
+            app_path: string;
+            /** @description the default arguments */
+            args: string[];
+        };
+        SparkJobConfigInfo: {
+            /** @description '<dataset>/<path>' of a .py */
+            app_path: string;
+            /** @description the default arguments */
+            args: string[];
+            spark: components["schemas"]["SparkJobSettingsInfo"];
+        };
+        /** @description every Spark setting (SparkJobSettings), defaults filled in */
+        SparkJobSettingsInfo: {
+            driver_cores: number;
+            /** @description lower case, e.g. 2g */
+            driver_memory: string;
+            executor_cores: number;
+            /** @description lower case, e.g. 2g */
+            executor_memory: string;
+            executors: number;
+            dynamic_allocation: boolean;
+            min_executors: number;
+            max_executors: number;
+            files: string[];
+            py_files: string[];
+            properties: {
+                [key: string]: string;
+            };
         };
         JobList: {
             items: components["schemas"]["Job"][];

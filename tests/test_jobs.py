@@ -131,6 +131,7 @@ def test_a_python_job_runs_with_its_arguments_and_logs(team: dict[str, Any]) -> 
     job = create_job(alice, "hello", "Resources/hello.py", args=["default"])
     assert job["config"] == {"app_path": "Resources/hello.py", "args": ["default"]}
     assert job["schedule"] is None and job["next_fire_at"] is None
+    assert job["last_execution"] is None
 
     e = start(bob, "hello", ["a b", "--x=1", "ü"])  # a Data Scientist runs it
     assert e["state"] == "RUNNING" and e["submitted_by"] == "bob" and e["trigger"] == "manual"
@@ -163,6 +164,13 @@ def test_a_python_job_runs_with_its_arguments_and_logs(team: dict[str, Any]) -> 
     assert page["total"] == 2 and [x["id"] for x in page["items"]] == [e2["id"]]
     page = alice.get("api/projects/demo/jobs/hello/executions", params={"offset": 1}).json()
     assert [x["id"] for x in page["items"]] == [e["id"]]
+    # the job list carries each job's newest execution (null for one never run)
+    create_job(alice, "idle", "Resources/hello.py")
+    listed = {j["name"]: j for j in bob.get("api/projects/demo/jobs").json()["items"]}
+    last = listed["hello"]["last_execution"]
+    assert (last["id"], last["state"], last["exit_code"]) == (e2["id"], "FINISHED", 0)
+    assert listed["idle"]["last_execution"] is None
+    assert alice.get("api/projects/demo/jobs/hello").json()["last_execution"]["id"] == e2["id"]
     actions = [a.action for a in platform.audit.list(Actor.system(), project="demo", limit=1000)]
     assert {"job.create", "execution.start", "execution.end"} <= set(actions)
 

@@ -212,6 +212,7 @@ def job(j: JobView) -> dict[str, Any]:
         "updated_at": ts(j.updated_at),
         "schedule": schedule,
         "next_fire_at": ts(j.next_fire_at),
+        "last_execution": None if j.last_execution is None else execution(j.last_execution),
     }
 
 

@@ -2,7 +2,14 @@ import { Dialog, Notification } from '@jupyterlab/apputils';
 import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
-import { jobFormValues, jobRequest, joinArgs, splitArgs } from '../jobDialogs';
+import { Schemas } from '../api';
+import {
+  jobFormValues,
+  jobRequest,
+  jobSpark,
+  joinArgs,
+  splitArgs
+} from '../jobDialogs';
 import { JobLogModel, JobLogWidget } from '../jobLog';
 import { Execution, Job, JobsPanel } from '../jobs';
 import { HopsworksModel } from '../panel';
@@ -10,15 +17,31 @@ import { HopsworksSidebar } from '../sidebar';
 import { FakeServer, IFakeRequest, waitFor } from './fakeServer';
 
 type Role = 'DATA_OWNER' | 'DATA_SCIENTIST';
+type SparkJobSettingsInfo = Schemas['SparkJobSettingsInfo'];
 
 const T = '2024-01-01T00:00:00Z';
 const trans = nullTranslator.load('hopsworks_lab');
 
 /**
- * A job's settings (the spec leaves `Job.config` untyped).
+ * Spark settings as the server stores them: every one present.
  */
-function config(settings: Record<string, unknown>): Job['config'] {
-  return settings as unknown as Job['config'];
+function spark(
+  extra: Partial<SparkJobSettingsInfo> = {}
+): SparkJobSettingsInfo {
+  return {
+    driver_cores: 1,
+    driver_memory: '1g',
+    executor_cores: 1,
+    executor_memory: '1g',
+    executors: 1,
+    dynamic_allocation: false,
+    min_executors: 0,
+    max_executors: 2,
+    files: [],
+    py_files: [],
+    properties: {},
+    ...extra
+  };
 }
 
 function job(name: string, extra: Partial<Job> = {}): Job {
@@ -26,12 +49,13 @@ function job(name: string, extra: Partial<Job> = {}): Job {
     name,
     project: 'demo',
     type: 'PYTHON',
-    config: config({ app_path: `Resources/${name}.py`, args: [] }),
+    config: { app_path: `Resources/${name}.py`, args: [] },
     created_by: 'alice',
     created_at: T,
     updated_at: T,
     schedule: null,
     next_fire_at: null,
+    last_execution: null,
     ...extra
   };
 }
@@ -69,10 +93,7 @@ function execution(
 class World {
   jobs: Job[] = [
     job('train', {
-      config: config({
-        app_path: 'Resources/train.py',
-        args: ['--epochs', '3']
-      }),
+      config: { app_path: 'Resources/train.py', args: ['--epochs', '3'] },
       schedule: {
         cron: '0 3 * * *',
         start: null,
@@ -85,7 +106,7 @@ class World {
     }),
     job('etl', {
       type: 'PYSPARK',
-      config: config({ app_path: 'Resources/etl.py', args: [] })
+      config: { app_path: 'Resources/etl.py', args: [], spark: spark() }
     })
   ];
   executions: Record<string, Execution[]> = {
@@ -93,6 +114,13 @@ class World {
     etl: []
   };
   nextId = 2;
+
+  /**
+   * `job` as the server answers it: with its newest execution.
+   */
+  view(job: Job): Job {
+    return { ...job, last_execution: this.executions[job.name]?.[0] ?? null };
+  }
 
   server(me: string, role: Role): FakeServer {
     const jobPath = /^\/api\/projects\/demo\/jobs\/([^/]+)$/;
@@ -112,7 +140,10 @@ class World {
         ]
       })
       .on('GET', '/api/projects/demo/jobs', () => ({
-        body: { count: this.jobs.length, items: this.jobs }
+        body: {
+          count: this.jobs.length,
+          items: this.jobs.map(j => this.view(j))
+        }
       }))
       .on('POST', '/api/projects/demo/jobs', (request: IFakeRequest) => {
         const body = JSON.parse(request.body);
@@ -122,13 +153,13 @@ class World {
         });
         this.jobs.push(created);
         this.executions[body.name] = [];
-        return { status: 201, body: created };
+        return { status: 201, body: this.view(created) };
       })
       .on('PUT', jobPath, (request, match) => {
         const found = this.jobs.find(j => j.name === match[1])!;
         const body = JSON.parse(request.body);
         Object.assign(found, { type: body.type, config: body.config });
-        return { body: found };
+        return { body: this.view(found) };
       })
       .on('DELETE', jobPath, (_, match) => {
         this.jobs = this.jobs.filter(j => j.name !== match[1]);
@@ -149,7 +180,7 @@ class World {
             catch_up: body.catch_up
           };
           found.next_fire_at = '2099-01-01T00:05:00Z';
-          return { body: found };
+          return { body: this.view(found) };
         }
       )
       .on(
@@ -276,32 +307,28 @@ describe('jobRequest', () => {
   it('keeps the Spark settings the form does not show when editing', () => {
     const etl = job('etl', {
       type: 'PYSPARK',
-      config: config({
+      config: {
         app_path: 'Resources/etl.py',
         args: [],
-        spark: {
+        spark: spark({
           driver_cores: 2,
-          executor_cores: 1,
           executors: 4,
-          dynamic_allocation: false,
-          min_executors: 0,
-          max_executors: 2,
           files: ['Resources/lookup.csv'],
           properties: { 'spark.sql.shuffle.partitions': '8' }
-        }
-      })
+        })
+      }
     });
     const values = { ...jobFormValues(etl), executors: '6' };
-    expect(
-      jobRequest(values, trans, { files: ['Resources/lookup.csv'] })
-    ).toMatchObject({
+    expect(values).toMatchObject({ driverCores: '2', driverMemory: '1g' });
+    expect(jobRequest(values, trans, jobSpark(etl))).toMatchObject({
       body: {
         type: 'PYSPARK',
         config: {
           spark: {
             driver_cores: 2,
             executors: 6,
-            files: ['Resources/lookup.csv']
+            files: ['Resources/lookup.csv'],
+            properties: { 'spark.sql.shuffle.partitions': '8' }
           }
         }
       }
@@ -369,6 +396,8 @@ describe('The Jobs section', () => {
     expect(row('etl')?.getAttribute('data-state')).toBe('');
     expect(row('etl')?.textContent).toContain('never run');
     expect(q(row('etl')!, '.hwl-job-schedule')).toBeNull();
+    // the latest runs come with the job list, not one request per job
+    expect(fake.find('GET', /\/executions/)).toHaveLength(0);
   });
 
   it('creates a PySpark job with its Spark settings from the New job dialog', async () => {

@@ -116,6 +116,7 @@ class JobView:
     updated_at: datetime
     schedule: ScheduleView | None
     next_fire_at: datetime | None
+    last_execution: ExecutionView | None  # the newest, in any state
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class LogChunk:
     complete: bool  # the execution has ended and this chunk reaches the end of the log
 
 
-def _job_view(job: Job, project: str) -> JobView:
+def _job_view(job: Job, project: str, last: Execution | None) -> JobView:
     schedule = None
     if job.cron is not None:
         schedule = ScheduleView(
@@ -168,7 +169,25 @@ def _job_view(job: Job, project: str) -> JobView:
         job.updated_at,
         schedule,
         job.next_fire_at,
+        None if last is None else _execution_view(last, job, project),
     )
+
+
+def _job_views(
+    s: Session, jobs: list[Job], project: str, project_id: int | None = None
+) -> list[JobView]:
+    """The views of ``jobs`` with their newest executions, read in one query (for all the
+    jobs of project ``project_id`` when given, rather than a list of ids)."""
+    ids: Any = [j.id for j in jobs]
+    if project_id is not None:
+        ids = select(Job.id).where(Job.project_id == project_id)
+    newest = (
+        select(func.max(Execution.id)).where(Execution.job_id.in_(ids)).group_by(Execution.job_id)
+    )
+    last = {
+        e.job_id: e for e in s.execute(select(Execution).where(Execution.id.in_(newest))).scalars()
+    }
+    return [_job_view(j, project, last.get(j.id)) for j in jobs]
 
 
 def _execution_view(e: Execution, job: Job, project: str) -> ExecutionView:
@@ -307,12 +326,12 @@ class JobService:
             rows = s.execute(
                 select(Job).where(Job.project_id == acc.project.id).order_by(Job.name)
             ).scalars()
-            return [_job_view(j, project) for j in rows]
+            return _job_views(s, list(rows), project, acc.project.id)
 
     def get(self, actor: Actor, project: str, name: str) -> JobView:
         with self.audit.transaction() as s:
             acc = self.access.check(s, actor, project, "job.read", scope="job", target=name)
-            return _job_view(self._job(s, acc.project, name), project)
+            return _job_views(s, [self._job(s, acc.project, name)], project)[0]
 
     def create(
         self, actor: Actor, project: str, name: str, kind: JobType | str, config: dict[str, Any]
@@ -350,7 +369,7 @@ class JobService:
                 target=name,
                 detail={"type": kind.value, "app_path": cfg["app_path"]},
             )
-            return _job_view(job, project)
+            return _job_views(s, [job], project)[0]
 
     def update(
         self,
@@ -379,7 +398,7 @@ class JobService:
                 target=name,
                 detail={"type": new_kind.value, "app_path": cfg["app_path"]},
             )
-            return _job_view(job, project)
+            return _job_views(s, [job], project)[0]
 
     def delete(self, actor: Actor, project: str, name: str) -> None:
         """Delete the job and its execution history (its logs stay in Logs); refused while
@@ -460,7 +479,7 @@ class JobService:
                     "catch_up": catch_up,
                 },
             )
-            view = _job_view(job, project)
+            view = _job_views(s, [job], project)[0]
         self._schedule_changed()
         return view
 
