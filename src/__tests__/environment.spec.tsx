@@ -11,6 +11,7 @@ import {
 import { HopsworksModel } from '../panel';
 import { HopsworksSidebar } from '../sidebar';
 import { FakeServer, IFakeRequest, waitFor } from './fakeServer';
+import { choose, q, sleep, type } from './dom';
 
 type Role = 'DATA_OWNER' | 'DATA_SCIENTIST';
 type Status = EnvironmentOperation['status'];
@@ -157,31 +158,6 @@ class World {
     const op = this.operations.find(o => o.id === id)!;
     Object.assign(op, { status, ...extra });
   }
-}
-
-function q<T extends Element = HTMLElement>(
-  root: ParentNode,
-  selector: string
-): T | null {
-  return root.querySelector<T>(selector);
-}
-
-function type(input: HTMLInputElement, text: string): void {
-  const setter = Object.getOwnPropertyDescriptor(
-    HTMLInputElement.prototype,
-    'value'
-  )!.set!;
-  setter.call(input, text);
-  input.dispatchEvent(new Event('input', { bubbles: true }));
-}
-
-function choose(select: HTMLSelectElement, value: string): void {
-  select.value = value;
-  select.dispatchEvent(new Event('change', { bubbles: true }));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
 }
 
 describe('installRequest', () => {

@@ -15,6 +15,7 @@ import { Execution, Job, JobsPanel } from '../jobs';
 import { HopsworksModel } from '../panel';
 import { HopsworksSidebar } from '../sidebar';
 import { FakeServer, IFakeRequest, waitFor } from './fakeServer';
+import { choose, q, sleep, type } from './dom';
 
 type Role = 'DATA_OWNER' | 'DATA_SCIENTIST';
 type SparkJobSettingsInfo = Schemas['SparkJobSettingsInfo'];
@@ -228,31 +229,6 @@ class World {
         }
       );
   }
-}
-
-function q<T extends Element = HTMLElement>(
-  root: ParentNode,
-  selector: string
-): T | null {
-  return root.querySelector<T>(selector);
-}
-
-function type(input: HTMLInputElement, text: string): void {
-  const setter = Object.getOwnPropertyDescriptor(
-    HTMLInputElement.prototype,
-    'value'
-  )!.set!;
-  setter.call(input, text);
-  input.dispatchEvent(new Event('input', { bubbles: true }));
-}
-
-function choose(select: HTMLSelectElement, value: string): void {
-  select.value = value;
-  select.dispatchEvent(new Event('change', { bubbles: true }));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise(resolve => setTimeout(resolve, ms));
 }
 
 function dialogButton(label: string): HTMLButtonElement | null {

@@ -5,6 +5,7 @@ import { MembersPanel } from '../members';
 import { HopsworksModel } from '../panel';
 import { HopsworksSidebar } from '../sidebar';
 import { FakeServer, IFakeRequest, waitFor } from './fakeServer';
+import { choose, q, type } from './dom';
 
 type Role = 'DATA_OWNER' | 'DATA_SCIENTIST';
 
@@ -78,27 +79,6 @@ function server(me: string, role: Role, members: IMemberRow[]): FakeServer {
       );
       return { status: 204 };
     });
-}
-
-function q<T extends Element = HTMLElement>(
-  root: ParentNode,
-  selector: string
-): T | null {
-  return root.querySelector<T>(selector);
-}
-
-function choose(select: HTMLSelectElement, value: string): void {
-  select.value = value;
-  select.dispatchEvent(new Event('change', { bubbles: true }));
-}
-
-function type(input: HTMLInputElement, text: string): void {
-  const setter = Object.getOwnPropertyDescriptor(
-    HTMLInputElement.prototype,
-    'value'
-  )!.set!;
-  setter.call(input, text);
-  input.dispatchEvent(new Event('input', { bubbles: true }));
 }
 
 describe('The Members section', () => {

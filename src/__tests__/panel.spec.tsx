@@ -10,6 +10,7 @@ import {
   usagePercent
 } from '../projectInfo';
 import { FakeServer } from './fakeServer';
+import { type } from './dom';
 
 type Routes = Record<string, { status: number; body: unknown }>;
 
@@ -321,15 +322,6 @@ function demoServer(projects: ProjectRow[] = [project('demo')]): FakeServer {
     .json('GET', '/api/projects/demo/quotas', QUOTA)
     .json('GET', '/api/projects/demo/compute', COMPUTE)
     .json('GET', '/api/projects/demo/certificates/me', CERT);
-}
-
-/**
- * Type into a React-controlled input or textarea as a user would.
- */
-function type(element: HTMLInputElement | HTMLTextAreaElement, text: string) {
-  const proto = Object.getPrototypeOf(element);
-  Object.getOwnPropertyDescriptor(proto, 'value')!.set!.call(element, text);
-  element.dispatchEvent(new Event('input', { bubbles: true }));
 }
 
 function button(root: ParentNode, selector: string): HTMLButtonElement {
