@@ -7,7 +7,7 @@ try:
 except ImportError:  # running from a source tree that was never built
     __version__ = "0.0.0.dev0"
 
-__all__ = ["__version__", "login"]
+__all__ = ["__version__", "experiment", "login", "tensorboard"]
 
 
 def login(*args: object, **kwargs: object) -> object:
@@ -24,3 +24,13 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "hopsworks_lab.server"}]
+
+
+def __getattr__(name: str) -> object:
+    """``hopsworks_lab.experiment`` and ``hopsworks_lab.tensorboard``, imported on first use
+    (importing the package stays cheap: the server extension loads it)."""
+    if name in ("experiment", "tensorboard"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -58,4 +58,5 @@ if [[ ! -x .venv/bin/configurable-http-proxy ]]; then
     configurable-http-proxy@5.3.0 >/dev/null
   ln -sf ../share/hwl-node/node_modules/.bin/configurable-http-proxy .venv/bin/
 fi
+((with_test)) && ./scripts/install-horovod.sh  # distributed tests: Horovod, built (~2 min)
 echo "install.sh: done ($(.venv/bin/hopsworks-lab --version 2>/dev/null || echo installed))"

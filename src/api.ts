@@ -154,22 +154,30 @@ export function versionMismatch(server: {
 }
 
 /**
- * GET a JSON document from the lab server itself (outside the OpenAPI spec,
- * hence not through the typed client), with the API version header.
+ * Send a request to the lab server itself (outside the OpenAPI spec, hence
+ * not through the typed client) with the API version header, and read its
+ * JSON answer. `ServerConnection` adds the lab's token and XSRF header; a
+ * `body` given as an object is sent as JSON.
  */
-async function requestJSON<T>(
+export async function requestJSON<T>(
   url: string,
   what: string,
-  settings: ServerConnection.ISettings
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings(),
+  init: { method?: string; body?: unknown } = {}
 ): Promise<T> {
   const headers = new Headers({
     Accept: 'application/json',
     [API_VERSION_HEADER]: String(API_VERSION)
   });
+  const request: RequestInit = { headers, method: init.method ?? 'GET' };
+  if (init.body !== undefined) {
+    headers.set('Content-Type', 'application/json');
+    request.body = JSON.stringify(init.body);
+  }
 
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, { headers }, settings);
+    response = await ServerConnection.makeRequest(url, request, settings);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new APIError(0, 'network_error', message);
@@ -178,6 +186,9 @@ async function requestJSON<T>(
   const text = await response.text();
   if (!response.ok) {
     throw errorFromResponse(response, text);
+  }
+  if (response.status === 204) {
+    return undefined as T;
   }
   try {
     return JSON.parse(text) as T;

@@ -21,6 +21,8 @@ import { datasetsPlugin } from './datasets';
 
 import { environmentPlugin } from './environment';
 
+import { experimentsPlugin } from './experiments';
+
 import { jobsPlugin } from './jobs';
 
 import { membersPlugin } from './members';
@@ -175,5 +177,6 @@ export default [
   datasetsPlugin,
   sharingPlugin,
   environmentPlugin,
-  jobsPlugin
+  jobsPlugin,
+  experimentsPlugin
 ];

@@ -1151,6 +1151,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project}/experiments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        /** The project's experiments, newest first, a page at a time, with their trials counted by state (members) */
+        get: operations["listExperiments"];
+        put?: never;
+        /** Start recording an experiment (RUNNING) and make its folder Experiments/<id>_<name>/, where the caller's project-user writes (members) */
+        post: operations["createExperiment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project}/experiments/{experiment}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the experiment's id */
+                experiment: components["parameters"]["experiment"];
+            };
+            cookie?: never;
+        };
+        /** One experiment with its trials, by index (members) */
+        get: operations["getExperiment"];
+        put?: never;
+        post?: never;
+        /** Delete an experiment that has ended, with its trials and its folder (its creator, or a Data Owner). 409 experiment_running while it runs: PATCH it to KILLED first */
+        delete: operations["deleteExperiment"];
+        options?: never;
+        head?: never;
+        /** Record the end (FINISHED, FAILED or KILLED, once), the best trial and metric, the error, the trials planned (its creator, or a Data Owner). 409 experiment_ended once it has ended; 409 unknown_trial for a best_trial not recorded */
+        patch: operations["updateExperiment"];
+        trace?: never;
+    };
+    "/api/projects/{project}/experiments/{experiment}/trials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the experiment's id */
+                experiment: components["parameters"]["experiment"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** Insert or replace trials by id, at most 1000 a call, all or nothing (its creator, with any of their keys). 409 experiment_ended once it has ended */
+        put: operations["putTrials"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2056,6 +2120,145 @@ export interface components {
         ExecutionStart: {
             args?: components["schemas"]["JobArgs"];
         };
+        /** @enum {string} */
+        ExperimentKind: "launch" | "grid_search" | "random_search" | "differential_evolution" | "mirrored" | "horovod";
+        /** @enum {string} */
+        ExperimentState: "RUNNING" | "FINISHED" | "FAILED" | "KILLED";
+        /** @enum {string} */
+        TrialState: "RUNNING" | "FINISHED" | "FAILED" | "EARLY_STOPPED";
+        /** @enum {string} */
+        OptimizationDirection: "max" | "min";
+        TrialCounts: {
+            RUNNING: number;
+            FINISHED: number;
+            FAILED: number;
+            EARLY_STOPPED: number;
+        };
+        Experiment: {
+            id: number;
+            project: string;
+            name: string;
+            /** @description the run's folder name, '<id>_<name>' */
+            run: string;
+            /** @description 'Experiments/<run>': the trials' folders, summary.json */
+            path: string;
+            description: string;
+            kind: components["schemas"]["ExperimentKind"];
+            /** @description whether the optimization key is maximised or minimised (searches) */
+            direction: components["schemas"]["OptimizationDirection"] | null;
+            /** @description the metric a search optimises */
+            optimization_key: string | null;
+            state: components["schemas"]["ExperimentState"];
+            /** @description the member who created it (whose code records it) */
+            user: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            finished_at: string | null;
+            /** @description seconds from created_at to finished_at, or to now while it runs */
+            duration_s: number | null;
+            best_trial: string | null;
+            best_metric: number | null;
+            /** @description why it failed */
+            error: string | null;
+            /** @description the search space or the arguments, as given */
+            space: {
+                [key: string]: unknown;
+            };
+            /** @description the trials planned */
+            trials_total: number | null;
+            counts: components["schemas"]["TrialCounts"];
+        };
+        ExperimentDetail: components["schemas"]["Experiment"] & {
+            /** @description by index */
+            trials: components["schemas"]["Trial"][];
+        };
+        ExperimentList: {
+            items: components["schemas"]["Experiment"][];
+            count: number;
+            /** @description the project's experiments in all */
+            total: number;
+        };
+        Trial: {
+            /** @description its id and its folder's name in the run's, e.g. trial_0003 */
+            trial: string;
+            index: number;
+            /** @description its hyperparameters */
+            params: {
+                [key: string]: unknown;
+            };
+            state: components["schemas"]["TrialState"];
+            /** @description the value of the optimization key (or the number returned) */
+            metric: number | null;
+            /** @description the returned dict's JSON values */
+            metrics: {
+                [key: string]: unknown;
+            };
+            /** @description intermediate metrics, [step, value] */
+            history: number[][];
+            /** Format: date-time */
+            started_at: string | null;
+            /** Format: date-time */
+            finished_at: string | null;
+            duration_s: number | null;
+            /** @description the traceback of a failed trial */
+            error: string | null;
+            /** @description files copied into the trial's folder */
+            outputs: string[];
+        };
+        ExperimentName: string;
+        /** @description e.g. trial_0003; it names the trial's folder (so it does not start with '.') */
+        TrialId: string;
+        ExperimentCreate: {
+            name: components["schemas"]["ExperimentName"];
+            kind: components["schemas"]["ExperimentKind"];
+            description?: string;
+            direction?: components["schemas"]["OptimizationDirection"];
+            optimization_key?: string;
+            /** @description the search space or the arguments (JSON; at most 256 KiB) */
+            space?: {
+                [key: string]: unknown;
+            };
+            /** @description the trials planned */
+            trials_total?: number;
+        };
+        ExperimentUpdate: {
+            /**
+             * @description the end (once: a RUNNING experiment only)
+             * @enum {string}
+             */
+            state?: "FINISHED" | "FAILED" | "KILLED";
+            best_trial?: components["schemas"]["TrialId"];
+            best_metric?: number;
+            error?: string;
+            trials_total?: number;
+        };
+        /** @description a trial as recorded; leave out what is not known (null is not sent) */
+        TrialRecord: {
+            trial: components["schemas"]["TrialId"];
+            index: number;
+            params?: {
+                [key: string]: unknown;
+            };
+            state: components["schemas"]["TrialState"];
+            metric?: number;
+            metrics?: {
+                [key: string]: unknown;
+            };
+            history?: number[][];
+            /** Format: date-time */
+            started_at?: string;
+            /** Format: date-time */
+            finished_at?: string;
+            /** @description default: finished_at - started_at */
+            duration_s?: number;
+            error?: string;
+            outputs?: string[];
+        };
+        TrialBatch: {
+            /** @description upserted by trial id, in order (a later entry for the same id wins), all or nothing */
+            trials: components["schemas"]["TrialRecord"][];
+        };
     };
     responses: {
         /** @description malformed request (invalid JSON, bad query parameter) */
@@ -2148,6 +2351,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description the experiment's id */
+        experiment: number;
         /** @description the job's name */
         job: string;
         /** @description the execution's id */
@@ -4787,6 +4992,186 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    listExperiments: {
+        parameters: {
+            query?: {
+                /** @description experiments to skip */
+                offset?: number;
+                limit?: components["parameters"]["limit"];
+            };
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description experiments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createExperiment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExperimentCreate"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Experiment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    getExperiment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the experiment's id */
+                experiment: components["parameters"]["experiment"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the experiment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentDetail"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteExperiment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the experiment's id */
+                experiment: components["parameters"]["experiment"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    updateExperiment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the experiment's id */
+                experiment: components["parameters"]["experiment"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExperimentUpdate"];
+            };
+        };
+        responses: {
+            /** @description the experiment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Experiment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+        };
+    };
+    putTrials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: components["parameters"]["project"];
+                /** @description the experiment's id */
+                experiment: components["parameters"]["experiment"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrialBatch"];
+            };
+        };
+        responses: {
+            /** @description the experiment with its counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Experiment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
         };
     };
 }

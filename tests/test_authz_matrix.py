@@ -194,6 +194,25 @@ def _execution(w: World, who: str) -> Ctx:
     return {"params": {**ctx["params"], "execution": r.json()["id"], "stream": "stdout"}}
 
 
+def _experiment(w: World, who: str) -> Ctx:
+    """A RUNNING experiment of demo created by bob (a Data Scientist): he and the Data
+    Owner change it, only he records its trials."""
+    r = w.clients["ds"].post(
+        "api/projects/demo/experiments", json={"name": w.fresh("exp"), "kind": "launch"}
+    )
+    assert r.status_code == 201, r.text
+    return {"params": {"experiment": r.json()["id"]}}
+
+
+def _ended_experiment(w: World, who: str) -> Ctx:
+    ctx = _experiment(w, who)
+    r = w.clients["ds"].patch(
+        f"api/projects/demo/experiments/{ctx['params']['experiment']}", json={"state": "KILLED"}
+    )
+    assert r.status_code == 200, r.text
+    return ctx
+
+
 def _new_livy_session(w: World) -> int:
     r = w.clients["do"].post("api/projects/demo/livy/sessions", json={"kind": "pyspark"})
     assert r.status_code == 201, r.text
@@ -512,6 +531,42 @@ CASES = [
         "/api/projects/{project}/jobs/{job}/executions/{execution}/logs/{stream}",
         (401, 403, 200, 200, 403),
         _execution,
+    ),
+    # experiments: members read and create; the creator records trials; the creator or a
+    # Data Owner ends and deletes
+    Case("GET", "/api/projects/{project}/experiments", (401, 403, 200, 200, 403)),
+    Case(
+        "POST",
+        "/api/projects/{project}/experiments",
+        (401, 403, 201, 201, 403),
+        lambda w, who: {"body": {"name": w.fresh("exp"), "kind": "grid_search"}},
+    ),
+    Case(
+        "GET",
+        "/api/projects/{project}/experiments/{experiment}",
+        (401, 403, 200, 200, 403),
+        _experiment,
+    ),
+    Case(
+        "PATCH",
+        "/api/projects/{project}/experiments/{experiment}",
+        (401, 403, 200, 200, 403),
+        lambda w, who: {**_experiment(w, who), "body": {"state": "KILLED"}},
+    ),
+    Case(
+        "DELETE",
+        "/api/projects/{project}/experiments/{experiment}",
+        (401, 403, 204, 204, 403),
+        _ended_experiment,
+    ),
+    Case(
+        "PUT",
+        "/api/projects/{project}/experiments/{experiment}/trials",
+        (401, 403, 200, 403, 403),
+        lambda w, who: {
+            **_experiment(w, who),
+            "body": {"trials": [{"trial": "trial_0000", "index": 0, "state": "RUNNING"}]},
+        },
     ),
     # Livy: members start sessions; a session is its creator's alone
     Case("GET", "/api/projects/{project}/livy/sessions", (401, 403, 200, 200, 403)),

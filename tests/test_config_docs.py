@@ -12,13 +12,14 @@ from traitlets.config import Configurable
 
 from hopsworks_lab.cli import HopsworksLab
 from hopsworks_lab.platform import PlatformConfig
+from hopsworks_lab.server.tensorboard import TensorBoardManager
 
 DOC = Path(__file__).parent.parent / "docs" / "configuration.md"
 
 
 def configurables() -> list[type[Configurable]]:
     """The command classes reachable from ``hopsworks-lab``, the classes they configure,
-    and ``PlatformConfig``."""
+    ``PlatformConfig`` and the lab server's ``TensorBoardManager``."""
     found: list[type[Configurable]] = []
 
     def walk(cls: type[Configurable]) -> None:
@@ -35,6 +36,7 @@ def configurables() -> list[type[Configurable]]:
 
     walk(HopsworksLab)
     walk(PlatformConfig)
+    walk(TensorBoardManager)  # configured through Jupyter's config (the lab server)
     return found
 
 

@@ -5,6 +5,7 @@ catch overlong values that SQLite would accept)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
@@ -14,7 +15,7 @@ from conftest import ADMIN_PASSWORD, Client
 from hypothesis import HealthCheck, settings
 
 from hopsworks_lab.api import make_app
-from hopsworks_lab.api.base import storable
+from hopsworks_lab.api.base import JSON_BODY_MAX, storable
 from hopsworks_lab.api.spec import load_spec
 from hopsworks_lab.platform import Platform
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
@@ -81,4 +82,11 @@ def test_api_fuzz(case: schemathesis.Case, target: tuple[str, dict[str, str]]) -
         # The spec's text pattern excludes NUL and unpaired surrogates, but hypothesis'
         # regex support still generates them as "valid": the 422 they get is right.
         excluded.append(schemathesis.checks.positive_data_acceptance)
+    if isinstance(case.body, (dict, list)) and len(json.dumps(case.body)) > JSON_BODY_MAX:
+        # JSON bodies have at most JSON_BODY_MAX bytes, a limit no schema states (a batch of
+        # trials with long tracebacks reaches it): the 413 they get, valid or not, is right.
+        excluded = [
+            schemathesis.checks.positive_data_acceptance,
+            schemathesis.checks.negative_data_rejection,
+        ]
     case.call_and_validate(base_url=base, headers=headers, excluded_checks=excluded)

@@ -11,6 +11,7 @@ from ..platform.services.certs import CertificateBundle
 from ..platform.services.compute import AllocationView, GpuView, UsageView
 from ..platform.services.datasets import DatasetView, ShareView
 from ..platform.services.environments import EnvironmentView, EnvLocation, OperationView
+from ..platform.services.experiments import ExperimentView, TrialView
 from ..platform.services.jobs import ExecutionView, JobView, LogChunk
 from ..platform.services.members import MemberView
 from ..platform.services.projects import ProjectView
@@ -300,3 +301,48 @@ def env_location(loc: EnvLocation | None) -> dict[str, Any] | None:
         "path_prefix": loc.path_prefix,
         "jupyter_path": loc.jupyter_path,
     }
+
+
+def trial(t: TrialView) -> dict[str, Any]:
+    return {
+        "trial": t.trial,
+        "index": t.index,
+        "params": t.params,
+        "state": t.state.value,
+        "metric": t.metric,
+        "metrics": t.metrics,
+        "history": t.history,
+        "started_at": ts(t.started_at),
+        "finished_at": ts(t.finished_at),
+        "duration_s": t.duration_s,
+        "error": t.error,
+        "outputs": t.outputs,
+    }
+
+
+def experiment(e: ExperimentView) -> dict[str, Any]:
+    body = {
+        "id": e.id,
+        "project": e.project,
+        "name": e.name,
+        "run": e.run,
+        "path": e.path,
+        "description": e.description,
+        "kind": e.kind.value,
+        "direction": e.direction,
+        "optimization_key": e.optimization_key,
+        "state": e.state.value,
+        "user": e.user,
+        "created_at": ts(e.created_at),
+        "finished_at": ts(e.finished_at),
+        "duration_s": e.duration_s,
+        "best_trial": e.best_trial,
+        "best_metric": e.best_metric,
+        "error": e.error,
+        "space": e.space,
+        "trials_total": e.trials_total,
+        "counts": e.counts,
+    }
+    if e.trials is not None:
+        body["trials"] = [trial(t) for t in e.trials]
+    return body

@@ -12,6 +12,7 @@ from ..platform import Platform
 from . import compute as c
 from . import datasets as d
 from . import environments as e
+from . import experiments as x
 from . import handlers as h
 from . import jobs as j
 from . import livy, webhdfs
@@ -93,6 +94,10 @@ ROUTES: list[tuple[str, type[web.RequestHandler]]] = [
         "/api/projects/{project}/jobs/{job}/executions/{execution}/logs/{stream}",
         j.ExecutionLogHandler,
     ),
+    # experiments: runs of trials, recorded by the code that runs them
+    ("/api/projects/{project}/experiments", x.ExperimentsHandler),
+    ("/api/projects/{project}/experiments/{experiment}", x.ExperimentHandler),
+    ("/api/projects/{project}/experiments/{experiment}/trials", x.TrialsHandler),
 ]
 
 

@@ -9,7 +9,12 @@ from urllib.parse import quote
 
 import requests
 
-from ..server.context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
+# The spawner's and jobs' environment (hopsworks_lab.server.context has the same names):
+# not imported from there, which loads the whole REST API (seconds) into every kernel and
+# every experiment worker.
+ENV_PLATFORM_URL = "HOPSWORKS_LAB_PLATFORM_URL"
+ENV_API_KEY = "HOPSWORKS_LAB_API_KEY"
+ENV_PROJECT = "HOPSWORKS_LAB_PROJECT"
 
 if TYPE_CHECKING:
     from .project import Project
@@ -115,4 +120,16 @@ def login(
             "them (create an API key in the platform)"
         )
     assert host and api_key and project
-    return Connection(host, api_key, verify=verify).project(project)
+    global _current
+    _current = Connection(host, api_key, verify=verify).project(project)
+    return _current
+
+
+# The last login's project: what hopsworks_lab.experiment and .tensorboard use.
+_current: Project | None = None
+
+
+def current_project() -> Project:
+    """The project of the last :func:`login` in this process, else a login from the
+    environment (inside a lab server or a job)."""
+    return _current if _current is not None else login()

@@ -6,6 +6,7 @@ from typing import Any
 
 from .connection import Connection
 from .datasets import DatasetApi
+from .experiments import ExperimentApi
 from .jobs import JobApi
 
 
@@ -31,3 +32,7 @@ class Project:
     def get_job_api(self) -> JobApi:
         """The project's jobs: create, run (waiting for the end or not), schedule, logs."""
         return JobApi(self._connection, self.name)
+
+    def get_experiment_api(self) -> ExperimentApi:
+        """The project's experiments: the records ``hopsworks_lab.experiment`` writes."""
+        return ExperimentApi(self._connection, self.name)

@@ -21,6 +21,7 @@ from .options import Limits, Options, OptionsError, from_form, render_form, spar
 
 ENV_SPARK_CONF = "HOPSWORKS_LAB_SPARK_CONF"  # read by kernels' Spark sessions (livy.kernel)
 ENV_CERT_DIR = "HOPSWORKS_LAB_CERT_DIR"  # cert.pem, key.pem (encrypted), key.password, ca.pem
+ENV_PROJECT_DIR = "HOPSWORKS_LAB_PROJECT_DIR"  # <storage root>/Projects/<project>, when local
 
 
 class ProjectSpawner(LocalProcessSpawner):
@@ -132,6 +133,8 @@ class ProjectSpawner(LocalProcessSpawner):
                 "CUDA_VISIBLE_DEVICES": allocation["cuda_visible_devices"],
             }
         )
+        if self.notebook_dir:  # local storage: experiments write the project's folder directly
+            self.environment[ENV_PROJECT_DIR] = os.path.dirname(self.notebook_dir.rstrip("/"))
         self._idle_seconds = opts.idle_hours * 3600
         return await super().start()
 

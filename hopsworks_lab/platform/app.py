@@ -20,6 +20,7 @@ from .services.compute import ComputeService
 from .services.credentials import CredentialService
 from .services.datasets import DatasetService
 from .services.environments import EnvironmentService
+from .services.experiments import ExperimentService
 from .services.files import FileService
 from .services.jobs import JobService
 from .services.members import MemberService
@@ -99,6 +100,9 @@ class Platform:
             self.isolation,
             self.environments,
         )
+        # experiments: records of runs of trials and their folders in Experiments (a
+        # project's go with it: its rows by foreign key, its folders with the project's)
+        self.experiments = ExperimentService(self.audit, access, self.datasets, self.quotas)
         # A member's (or a project's) processes stop before their Unix accounts go.
         self.members.before_remove.append(self._stop_member_processes)
         self.projects.before_delete.append(self._stop_project_processes)

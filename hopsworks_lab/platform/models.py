@@ -444,3 +444,83 @@ class Execution(Base):
     log_dir: Mapped[str | None] = mapped_column(String(1024))  # <dataset>/<path> (Logs/...)
 
     job: Mapped[Job] = relationship()
+
+
+# -- experiments (issue 7) -------------------------------------------------------------------
+
+
+class ExperimentKind(str, enum.Enum):
+    launch = "launch"
+    grid_search = "grid_search"
+    random_search = "random_search"
+    differential_evolution = "differential_evolution"
+    mirrored = "mirrored"
+    horovod = "horovod"
+
+
+class ExperimentState(str, enum.Enum):
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+
+class TrialState(str, enum.Enum):
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    EARLY_STOPPED = "EARLY_STOPPED"
+
+
+class Experiment(Base):
+    """A run of trials (``experiment.launch``, a search, a distributed run) recorded by the
+    code that runs it; its files are in ``Experiments/<id>_<name>/``."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))  # not unique: every run gets its own id
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[ExperimentKind] = mapped_column(
+        Enum(ExperimentKind, name="experiment_kind", native_enum=False, length=32)
+    )
+    direction: Mapped[str | None] = mapped_column(String(8))  # max | min
+    optimization_key: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[ExperimentState] = mapped_column(
+        Enum(ExperimentState, name="experiment_state", native_enum=False, length=16)
+    )
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    best_trial: Mapped[str | None] = mapped_column(String(64))
+    best_metric: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    space: Mapped[dict[str, Any]] = mapped_column(JSON)  # the search space or args, as given
+    trials_total: Mapped[int | None] = mapped_column(Integer)  # planned
+
+
+class ExperimentTrial(Base):
+    """One trial of an experiment, upserted by its id (``trial_0003``) as it runs."""
+
+    __tablename__ = "experiment_trials"
+    __table_args__ = (UniqueConstraint("experiment_id", "trial"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    trial: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)  # "index" in the API
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[TrialState] = mapped_column(
+        Enum(TrialState, name="trial_state", native_enum=False, length=16)
+    )
+    metric: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    history: Mapped[list[list[float]]] = mapped_column(JSON)  # [[step, value], ...]
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)  # the traceback
+    outputs: Mapped[list[str]] = mapped_column(JSON)  # files copied into the trial folder

@@ -8,7 +8,8 @@
   embedded home (:mod:`.standalone`); the user picks the active project in the panel.
 
 Both serve ``<base_url>hopsworks/context`` (mode, project, versions: the frontend's version
-handshake). The environment contract with the spawner is in :mod:`.context`.
+handshake) and ``<base_url>hopsworks/tensorboard`` (TensorBoards over experiment runs,
+:mod:`.tensorboard`). The environment contract with the spawner is in :mod:`.context`.
 """
 
 from __future__ import annotations
@@ -46,3 +47,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
         from .standalone import mount
 
         mount(serverapp, base)
+    # after the mounting: standalone, it resolves runs through the platform put in place above
+    from .tensorboard import setup as setup_tensorboard
+
+    setup_tensorboard(serverapp, context)

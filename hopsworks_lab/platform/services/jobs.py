@@ -81,6 +81,7 @@ ENV_API_KEY = "HOPSWORKS_LAB_API_KEY"
 ENV_PROJECT = "HOPSWORKS_LAB_PROJECT"
 ENV_JOB = "HOPSWORKS_LAB_JOB"
 ENV_EXECUTION = "HOPSWORKS_LAB_EXECUTION"
+ENV_PROJECT_DIR = "HOPSWORKS_LAB_PROJECT_DIR"  # the project's folder (local storage)
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Passed through from the platform's environment: locale, time zone, Java for Spark.
 PASS_ENV = ("LANG", "LC_ALL", "TZ", "JAVA_HOME")
@@ -880,6 +881,8 @@ class JobService:
             }
         )
         env.setdefault("LANG", "C.UTF-8")
+        if self.storage.is_local:  # experiments write Experiments/<run>/ there directly
+            env[ENV_PROJECT_DIR] = self.storage.project_dir(p.project)
         if self.platform_url:
             env[ENV_PLATFORM_URL] = self.platform_url
         env.update(python_env)
