@@ -66,6 +66,10 @@ def sleeper():
     time.sleep(60)
     return 1
 
+def sleeper_x(x):
+    time.sleep(60)
+    return x
+
 def ddp():
     import torch
     import torch.distributed as dist
@@ -281,6 +285,38 @@ def test_an_interrupt_kills_the_running_trials_and_the_run(
     assert rec["state"] == "KILLED" and rec["trials"][0]["state"] == "FAILED"
 
 
+def test_a_kill_from_the_panel_stops_the_running_trials(
+    env: dict[str, str], platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The panel's Kill is a PATCH to KILLED; the notebook's run notices it within a few
+    seconds, stops its trials and says so."""
+    monkeypatch.delenv(store.ENV_PROJECT_DIR, raising=False)
+    project = hopsworks_lab.login(environ=env)
+    api = project.get_experiment_api()
+
+    def kill() -> None:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            running = [e for e in api.list() if e["name"] == "to-kill" and e["counts"]["RUNNING"]]
+            if running:
+                api.update(running[0]["id"], state="KILLED")
+                return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill)
+    t0 = time.monotonic()
+    killer.start()
+    with pytest.raises(experiment.ExperimentError, match=r"ended \(KILLED\)"):
+        experiment.grid_search(NB["sleeper_x"], {"x": [1, 2]}, name="to-kill", workers=2)
+    killer.join()
+    assert time.monotonic() - t0 < 30  # the 60 s trials were stopped
+    [rec] = [e for e in api.list() if e["name"] == "to-kill"]
+    rec = api.get(rec["id"])
+    assert rec["state"] == "KILLED"
+    assert {t["state"] for t in rec["trials"]} == {"FAILED"}
+    assert all("killed" in t["error"].lower() for t in rec["trials"])
+
+
 def test_trials_run_as_spark_tasks_with_an_active_session(
     env: dict[str, str], platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -475,10 +511,15 @@ def test_progress_text_and_widget() -> None:
     bar.update(counts)
     bar.update(counts)  # unchanged: not repeated
     assert out.getvalue() == f"grid_search 1_x: {text}\n"
+    counts.finished += 1
+    bar.update(counts)  # changed, but within `every` seconds of the last line: quiet
+    assert out.getvalue().count("\n") == 1
+    bar.close("FINISHED", counts)  # the end is always said
+    assert out.getvalue().splitlines()[-1].startswith("grid_search 1_x: FINISHED — 7/10")
     assert progress.in_notebook() is False
     widget = progress.WidgetProgress("grid_search 1_x", 10, display=False)
     widget.update(counts)
-    assert (widget.bar.value, widget.bar.max) == (6, 10) and "best 0.93" in widget.label.value
+    assert (widget.bar.value, widget.bar.max) == (7, 10) and "best 0.93" in widget.label.value
     widget.close("FINISHED", counts)
     assert widget.bar.bar_style == "success" and "FINISHED" in widget.label.value
 

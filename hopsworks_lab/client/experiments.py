@@ -97,6 +97,11 @@ class ExperimentApi:
         for batch in batches([trial_body(t) for t in trials]):
             self._c.json("PUT", f"{self._base}/{int(id)}/trials", json={"trials": batch})
 
+    def ping(self, id: int) -> dict[str, Any]:
+        """The experiment's counts while it is RUNNING; a :class:`RestAPIError` (409
+        ``experiment_ended``) once it ended, e.g. killed from the Experiments panel."""
+        return self._c.json("PUT", f"{self._base}/{int(id)}/trials", json={"trials": []})
+
     def get(self, id: int) -> dict[str, Any]:
         """The experiment with its ``trials`` (by index)."""
         return self._c.json("GET", f"{self._base}/{int(id)}")

@@ -85,13 +85,28 @@ class Hub:
 
 class Link:
     """A trial's end: connects on first use; when the driver cannot be reached the trial
-    runs on, without progress events or early stopping."""
+    runs on, without progress events or early stopping. ``Link.shared`` keeps one per
+    process for the experiment's hub: a connection costs ~45 ms (the authkey handshake's
+    small writes meet TCP's delayed ACKs), an ask on an open one ~0.05 ms."""
+
+    _shared: Link | None = None
 
     def __init__(self, address: Address | None) -> None:
         self.address = address
         self._conn: Connection | None = None
         self._broken = address is None
         self._pid = os.getpid()
+
+    @classmethod
+    def shared(cls, address: Address | None) -> Link:
+        """This process's link to ``address`` (a pool process or Spark worker runs many
+        trials of one experiment; a new experiment has a new address)."""
+        link = cls._shared
+        if link is None or link.address != address or link._pid != os.getpid():
+            if link is not None and link._pid == os.getpid():
+                link.close()
+            link = cls._shared = cls(address)
+        return link
 
     def ask(self, *message: Any) -> Any:
         if self._broken:

@@ -1,5 +1,5 @@
 """The experiment's progress: an ipywidgets bar with a label in a notebook (a kernel with a
-frontend), else a line on stderr after each trial."""
+frontend), else a line on stderr every few seconds while trials end."""
 
 from __future__ import annotations
 
@@ -48,16 +48,20 @@ def in_notebook() -> bool:
 
 
 class TextProgress:
-    def __init__(self, title: str, stream: TextIO | None = None) -> None:
+    def __init__(self, title: str, stream: TextIO | None = None, every: float = 2.0) -> None:
         self.title = title
         self.stream = stream if stream is not None else sys.stderr
+        self.every = every
         self._last: tuple[int, float | None] = (0, None)
+        self._printed = float("-inf")
 
     def update(self, counts: Counts) -> None:
-        """A line when a trial ended (not for each start: a log, not an animation)."""
+        """A line when trials ended, at most one per ``every`` seconds (a log of hundreds
+        of short trials stays readable); ``close`` always prints the last state."""
         key = (counts.done, counts.best)
-        if key != self._last:
-            self._last = key
+        now = time.monotonic()
+        if key != self._last and now - self._printed >= self.every:
+            self._last, self._printed = key, now
             print(f"{self.title}: {counts.text()}", file=self.stream, flush=True)
 
     def close(self, state: str, counts: Counts) -> None:

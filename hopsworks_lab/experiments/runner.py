@@ -18,6 +18,10 @@ from .trial import FAILED, TrialTask, execute, now_iso, trial_name
 Batch = Sequence[tuple[int, dict[str, Any]]]  # (trial index, params)
 
 
+class Cancelled(Exception):
+    """The run was ended from outside (killed in the Experiments panel or the API)."""
+
+
 def active_spark() -> Any:
     """The active Spark session, or None (pyspark not imported by us if nobody did)."""
     import sys
@@ -61,6 +65,7 @@ class Runner:
         self.spark = spark
         self.workers = workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
+        self.cancelled = False
         self._group = f"hopsworks-lab-experiment-{secrets.token_hex(4)}"
 
     @property
@@ -69,11 +74,21 @@ class Runner:
 
     def run(self, task: TrialTask, batch: Batch) -> list[dict[str, Any]]:
         """Every trial of ``batch`` to its end; results in the batch's order."""
+        if self.cancelled:
+            raise Cancelled
         if not batch:
             return []
-        if self.spark is not None:
-            return self._run_spark(task, batch)
-        return self._run_local(task, batch)
+        run = self._run_spark if self.spark is not None else self._run_local
+        out = run(task, batch)
+        if self.cancelled:  # what ran was stopped: its records say nothing
+            raise Cancelled
+        return out
+
+    def cancel(self) -> None:
+        """Stop the running trials now (from another thread); ``run`` raises
+        :class:`Cancelled` from then on."""
+        self.cancelled = True
+        self.close(kill=True)
 
     # -- a local process pool ------------------------------------------------------------
     def _pool_now(self) -> ProcessPoolExecutor:
@@ -88,6 +103,8 @@ class Runner:
         futures: list[Future[dict[str, Any]]] = [pool.submit(execute, task, i, p) for i, p in batch]
         wait(futures, return_when=FIRST_EXCEPTION)
         wait(futures)
+        if self.cancelled:
+            raise Cancelled
         out = []
         broken = False
         for (i, p), f in zip(batch, futures, strict=True):

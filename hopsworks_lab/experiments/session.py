@@ -19,7 +19,7 @@ from .channel import Hub
 from .earlystop import MedianStopping
 from .progress import Counts, make_progress
 from .recorder import Recorder
-from .runner import Runner, active_spark
+from .runner import Cancelled, Runner, active_spark
 from .store import Credentials, RunStore, open_store
 from .trial import EARLY_STOPPED, FAILED, FINISHED, RUNNING, TrialTask, execute, trial_name
 
@@ -94,6 +94,7 @@ class Session:
             optimization_key=self.metric_key,
             space=json.loads(json.dumps(self.space, default=repr)),
             trials_total=self.trials_total,
+            on_ended=self._ended_elsewhere,
         )
         try:
             self.run = self.recorder.experiment["run"]
@@ -221,6 +222,10 @@ class Session:
             return True
         return metric > than if self.direction == "max" else metric < than
 
+    def _ended_elsewhere(self, state: str) -> None:
+        """The recorder's thread heard that the run was ended (killed in the panel)."""
+        self.runner.cancel()
+
     # -- the end -----------------------------------------------------------------------------
     def best(self) -> dict[str, Any] | None:
         """The best trial (``None`` without a direction, unless there is one trial)."""
@@ -237,12 +242,16 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        killed = exc_type is not None and issubclass(exc_type, KeyboardInterrupt)
+        cancelled = exc_type is not None and issubclass(exc_type, Cancelled)
+        killed = cancelled or (exc_type is not None and issubclass(exc_type, KeyboardInterrupt))
         self._shutdown(kill=exc_type is not None)
+        why = "the experiment was killed" if cancelled else "the experiment was interrupted"
         with self._lock:
             for t in self.trials.values():  # interrupted: what never ended failed
                 if t.get("state") not in FINAL:
-                    t.update(state=FAILED, error="the experiment was interrupted", metric=None)
+                    if t.get("state") == RUNNING:
+                        self.counts.running -= 1
+                    t.update(state=FAILED, error=why, metric=None)
                     self.counts.failed += 1
                     self.recorder.trial(t)  # type: ignore[union-attr]
         best = self.best()
@@ -270,6 +279,11 @@ class Session:
             self.progress.close(state, self.counts)
             if self.store is not None:
                 self.store.cleanup()
+        if cancelled:
+            raise ExperimentError(
+                f"{self.run} was ended ({self.recorder.ended or 'KILLED'}) from the Experiments "
+                "panel or the API; its unfinished trials were stopped"
+            ) from exc
 
     def _shutdown(self, kill: bool) -> None:
         self.runner.close(kill=kill)

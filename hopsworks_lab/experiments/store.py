@@ -36,10 +36,19 @@ class Credentials:
         return cls(c.host, key, project.name, c.http.verify)
 
     def datasets(self) -> Any:
+        """The dataset API, one per process and credentials: its HTTP session (and kept-alive
+        connection) serves every trial the process runs."""
         from ..client.connection import Connection
         from ..client.datasets import DatasetApi
 
-        return DatasetApi(Connection(self.host, self.api_key, verify=self.verify), self.project)
+        api = _apis.get(self)
+        if api is None or api[0] != os.getpid():
+            connection = Connection(self.host, self.api_key, verify=self.verify)
+            api = _apis[self] = (os.getpid(), DatasetApi(connection, self.project))
+        return api[1]
+
+
+_apis: dict[Credentials, tuple[int, Any]] = {}
 
 
 class RunStore:

@@ -223,7 +223,7 @@ def execute(task: TrialTask, index: int, params: dict[str, Any]) -> dict[str, An
     trial = trial_name(index)
     store = task.store.for_worker()
     folder = store.trial_dir(trial)
-    link = Link(task.address)
+    link = Link.shared(task.address)
     started, t0 = now_iso(), time.monotonic()
     _write_json(os.path.join(folder, "params.json"), params)
     link.ask("started", trial, started)
@@ -283,7 +283,6 @@ def execute(task: TrialTask, index: int, params: dict[str, Any]) -> dict[str, An
     except Exception as e:
         result["error"] = (result["error"] or "") + f"\nthe trial's files were not saved: {e!r}"
     link.ask("finished", result)
-    link.close()
     return result
 
 

@@ -583,7 +583,8 @@ class ExperimentService:
     ) -> ExperimentView:
         """Change a RUNNING experiment: ``state`` (to FINISHED, FAILED or KILLED, once),
         ``best_trial`` (one of its trials), ``best_metric``, ``error``, ``trials_total``.
-        An experiment that has ended changes no more (409)."""
+        An experiment that has ended changes no more (409); its trials still RUNNING then
+        become FAILED."""
         unknown = set(fields) - UPDATABLE
         if unknown:
             raise _invalid("body", f"unknown fields {sorted(unknown)}")
@@ -632,6 +633,17 @@ class ExperimentService:
             if state is not None:
                 e.state, e.finished_at = state, self.clock()
                 detail["state"] = state.value
+                # trials take no more updates: one still running would stay so forever
+                for t in s.scalars(
+                    select(ExperimentTrial).where(
+                        ExperimentTrial.experiment_id == e.id,
+                        ExperimentTrial.state == TrialState.RUNNING,
+                    )
+                ):
+                    t.state, t.finished_at = TrialState.FAILED, e.finished_at
+                    t.error = f"the experiment ended ({state.value}) while this trial ran"
+                    if t.started_at is not None:
+                        t.duration_s = (e.finished_at - t.started_at).total_seconds()
             self.audit.append(
                 s, actor, "experiment.update", project=project, target=target, detail=detail
             )
