@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from .environ import ENV_API_KEY
 from .livy.kernel import ENV_SPARK_MASTER
 from .livy.settings import STARTUP_FILE, ipython_startup
 
 # = server.context.ENV_API_KEY (not imported: this module loads in kernels, keep it light)
-ENV_API_KEY = "HOPSWORKS_LAB_API_KEY"
 AUTH_NAME = "HopsworksApiKey"  # the name sparkmagic's config and ``%spark add -t`` use
 AUTH_CLASS = "hopsworks_lab.sparkmagic.ApiKeyAuthenticator"
 CONFIG_FILE = "config.json"

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from .environ import ENV_PROJECT
+
 __all__ = [
     "LabServer",
     "find_lab_server",
@@ -34,7 +36,6 @@ __all__ = [
 ENV_HUB_TOKEN = "JUPYTERHUB_API_TOKEN"
 ENV_HUB_SERVICE_URL = "JUPYTERHUB_SERVICE_URL"
 ENV_HUB_PREFIX = "JUPYTERHUB_SERVICE_PREFIX"
-ENV_PROJECT = "HOPSWORKS_LAB_PROJECT"
 EXPERIMENTS = "Experiments"
 TIMEOUT = 120.0  # seconds: starting TensorBoard takes a few
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install hopsworks-lab and everything it needs into ./.venv (Debian 12).
 #   ./scripts/install.sh          the platform
-#   ./scripts/install.sh --test   ... plus test dependencies (PostgreSQL server, Chromium)
+#   ./scripts/install.sh --test   ... plus test dependencies (PostgreSQL server, Chromium,
+#                                 Horovod built by scripts/install-horovod.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

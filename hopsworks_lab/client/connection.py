@@ -9,12 +9,9 @@ from urllib.parse import quote
 
 import requests
 
-# The spawner's and jobs' environment (hopsworks_lab.server.context has the same names):
-# not imported from there, which loads the whole REST API (seconds) into every kernel and
-# every experiment worker.
-ENV_PLATFORM_URL = "HOPSWORKS_LAB_PLATFORM_URL"
-ENV_API_KEY = "HOPSWORKS_LAB_API_KEY"
-ENV_PROJECT = "HOPSWORKS_LAB_PROJECT"
+# Not from hopsworks_lab.server: that loads the whole REST API (seconds) into every kernel
+# and every experiment worker.
+from ..environ import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
 
 if TYPE_CHECKING:
     from .project import Project

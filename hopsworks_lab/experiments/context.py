@@ -7,7 +7,7 @@ import contextvars
 import os
 from collections.abc import Iterator
 
-ENV_LOGDIR = "HOPSWORKS_LAB_LOGDIR"  # for processes a trial starts (distributed workers)
+from ..environ import ENV_LOGDIR
 
 _logdir: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "hopsworks_lab_trial_logdir", default=None

@@ -16,8 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+from ..environ import ENV_PROJECT_DIR
+
 EXPERIMENTS = "Experiments"
-ENV_PROJECT_DIR = "HOPSWORKS_LAB_PROJECT_DIR"
 
 
 @dataclass(frozen=True)

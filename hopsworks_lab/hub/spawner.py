@@ -14,14 +14,11 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Unicode
 
+from ..environ import ENV_CERT_DIR, ENV_PROJECT_DIR, ENV_SPARK_CONF
 from ..platform.envs import layered_env
 from ..server.context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
 from ..sparkmagic import server_spark
 from .options import Limits, Options, OptionsError, from_form, render_form, spark_conf, validate
-
-ENV_SPARK_CONF = "HOPSWORKS_LAB_SPARK_CONF"  # read by kernels' Spark sessions (livy.kernel)
-ENV_CERT_DIR = "HOPSWORKS_LAB_CERT_DIR"  # cert.pem, key.pem (encrypted), key.password, ca.pem
-ENV_PROJECT_DIR = "HOPSWORKS_LAB_PROJECT_DIR"  # <storage root>/Projects/<project>, when local
 
 
 class ProjectSpawner(LocalProcessSpawner):

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-ENV_SPARK_MASTER = "HOPSWORKS_LAB_SPARK_MASTER"  # e.g. local[2], spark://host:7077
-ENV_SPARK_CONF = "HOPSWORKS_LAB_SPARK_CONF"  # JSON object of Spark properties
+from ..environ import ENV_SPARK_CONF, ENV_SPARK_MASTER
+
 DEFAULT_MASTER = "local[2]"
 
 # What every session gets unless its own settings say otherwise: the driver listens on

@@ -11,12 +11,10 @@ from urllib.parse import urlsplit
 
 from .. import __version__
 from ..api.handlers import API_VERSION
+from ..environ import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
 
 # Set by the spawner (hopsworks_lab.hub) for a hub-spawned server. With ENV_PLATFORM_URL set,
 # the extension forwards to the platform service instead of mounting it in-process.
-ENV_PLATFORM_URL = "HOPSWORKS_LAB_PLATFORM_URL"  # base URL: the platform serves api/, webhdfs/v1/
-ENV_API_KEY = "HOPSWORKS_LAB_API_KEY"  # the project-user key: "Authorization: ApiKey <key>"
-ENV_PROJECT = "HOPSWORKS_LAB_PROJECT"  # the project the server belongs to
 
 # The frontend sends the API version it was built for on every request.
 API_VERSION_HEADER = "X-Hopsworks-Api-Version"

@@ -45,16 +45,16 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
+from ..environ import ENV_API_KEY, ENV_PROJECT_DIR
 from .context import HUB, LabContext
 from .handlers import LabError, LabHandler
 
-ENV_PROJECT_DIR = "HOPSWORKS_LAB_PROJECT_DIR"  # set by the spawner (hub mode), see module doc
 EXPERIMENTS = "Experiments"  # the dataset holding one folder per run
 ROUTE = "hopsworks/tensorboard"
 # A run folder is "<id>_<name>"; anything else (a path, "..", a hidden name) is refused.
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 # Left out of TensorBoard's environment: credentials it has no use for.
-SECRET_ENV = ("HOPSWORKS_LAB_API_KEY", "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
+SECRET_ENV = (ENV_API_KEY, "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
 START_ATTEMPTS = 3  # ports tried (one may be taken between choosing and binding it)
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 4000  # characters of TensorBoard's output in an error

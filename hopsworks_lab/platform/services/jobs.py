@@ -34,6 +34,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ...environ import (
+    ENV_API_KEY,
+    ENV_EXECUTION,
+    ENV_JOB,
+    ENV_PLATFORM_URL,
+    ENV_PROJECT,
+    ENV_PROJECT_DIR,
+)
 from ...jobs import config as jobconf
 from ...jobs import notebook, scheduler, spark
 from ...jobs.runner import LaunchSpec, ProcessRunner, read_exit_code
@@ -76,12 +84,6 @@ LAUNCH_GRACE = timedelta(seconds=120)
 LOG_READ_MAX = 4 << 20
 PAGE_MAX = 1000
 # What code in the project reads (as in server/context.py, which imports the API: not here)
-ENV_PLATFORM_URL = "HOPSWORKS_LAB_PLATFORM_URL"
-ENV_API_KEY = "HOPSWORKS_LAB_API_KEY"
-ENV_PROJECT = "HOPSWORKS_LAB_PROJECT"
-ENV_JOB = "HOPSWORKS_LAB_JOB"
-ENV_EXECUTION = "HOPSWORKS_LAB_EXECUTION"
-ENV_PROJECT_DIR = "HOPSWORKS_LAB_PROJECT_DIR"  # the project's folder (local storage)
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Passed through from the platform's environment: locale, time zone, Java for Spark.
 PASS_ENV = ("LANG", "LC_ALL", "TZ", "JAVA_HOME")
