@@ -215,9 +215,9 @@ export class ExperimentsModel {
   }
 
   /**
-   * End a running run's record as KILLED (e.g. one whose kernel died; the
-   * code that runs it is not stopped by this). The server lets its creator
-   * and a Data Owner do it. True when it accepted.
+   * Kill a running run: its record becomes KILLED, and the notebook running
+   * it stops its trials when it hears so (within seconds). The server lets
+   * its creator and a Data Owner do it. True when it accepted.
    */
   kill(experiment: number): Promise<boolean> {
     return this._change(project =>
@@ -596,7 +596,7 @@ function ExperimentRow(props: {
             small
             disabled={busy}
             aria-label={trans.__('Kill %1', experiment.run)}
-            title={trans.__('End the record of %1 as KILLED', experiment.run)}
+            title={trans.__('Kill %1: stop its trials', experiment.run)}
             onClick={() => actions.kill(experiment)}
           >
             <stopIcon.react tag="span" className="hwl-button-icon" />
@@ -676,7 +676,7 @@ export class ExperimentsPanel extends ActiveSectionWidget<ExperimentsModel> {
     const confirmed = await confirmAction({
       title: trans.__('Kill run %1', experiment.run),
       body: trans.__(
-        'End the record of run %1 as KILLED? Trials still running are no longer recorded; the finished ones and their files stay. To stop the code itself, interrupt its kernel or stop its job.',
+        'Kill run %1? Its running trials are stopped and recorded as failed; the finished ones and their files stay.',
         experiment.run
       ),
       label: trans.__('Kill'),

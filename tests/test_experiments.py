@@ -143,6 +143,21 @@ def run_dir(platform: Platform, logdir: str) -> Path:
     return Path(platform.storage.project_dir("demo")) / logdir
 
 
+def hparams_metrics(folder: Path) -> list[str]:
+    """The metric tags of the HParams experiment config in a run's folder."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.hparams import metadata as hp
+
+    [events] = [p for p in folder.iterdir() if p.name.startswith("events.out.tfevents")]
+    for event in EventFileLoader(str(events)).Load():
+        for value in event.summary.value:
+            if value.tag == hp.EXPERIMENT_TAG:
+                content = value.metadata.plugin_data.content
+                experiment = hp.parse_experiment_plugin_data(content)
+                return [m.name.tag for m in experiment.metric_infos]
+    return []
+
+
 def record(project: Any, run: str) -> dict[str, Any]:
     api = project.get_experiment_api()
     [item] = [e for e in api.list() if e["run"] == run]
@@ -181,8 +196,10 @@ def test_launch_zips_args_writes_each_trial_folder_and_records_the_run(
     assert rec["trials"][1]["outputs"] == ["model.txt"] and rec["trials"][1]["metric"] == 40
 
     # one trial: its return dict; a number comes back as {"metric": value}
-    _, single = experiment.launch(lambda: 7, name="one")
+    one_dir, single = experiment.launch(lambda: 7, name="one")
     assert single == {"metric": 7}
+    # no metric key was named: the HParams config, written at the end, lists what came back
+    assert hparams_metrics(run_dir(platform, one_dir)) == ["metric"]
     with pytest.raises(ValueError, match="same length"):
         experiment.launch(NB["product"], {"a": [1, 2], "b": [1]})
 

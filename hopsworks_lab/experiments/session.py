@@ -116,11 +116,14 @@ class Session:
             raise
         return self
 
-    def _write_run_config(self) -> None:
+    def _write_run_config(self, metrics: list[str] | None = None) -> None:
+        """TensorBoard's HParams experiment: at the start with the optimized metric, at the
+        end with every numeric metric the trials returned."""
+        if metrics is None:
+            metrics = [self.metric_key] if self.metric_key else []
         try:
             from .hparams import write_run_config
 
-            metrics = [self.metric_key] if self.metric_key else []
             write_run_config(self.store.root, self.hparams_space, metrics)  # type: ignore[union-attr]
         except Exception as e:  # the run matters more than its HParams view
             print(f"experiment: the HParams config was not written: {e!r}", file=sys.stderr)
@@ -314,6 +317,15 @@ class Session:
                 for t in sorted(self.trials.values(), key=lambda t: t["index"])
             ],
         }
+        returned = {
+            k
+            for t in self.trials.values()
+            if t.get("state") != FAILED
+            for k, v in (t.get("metrics") or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        if returned:
+            self._write_run_config(sorted(returned))
         try:
             with open(os.path.join(self.store.root, "summary.json"), "w") as f:
                 json.dump(summary, f, indent=1, default=repr)

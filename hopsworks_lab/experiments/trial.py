@@ -275,7 +275,8 @@ def execute(task: TrialTask, index: int, params: dict[str, Any]) -> dict[str, An
             from .hparams import write_trial_hparams
 
             numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-            write_trial_hparams(folder, params, numeric)
+            last_step = reporter.history[-1][0] if reporter.history else 0
+            write_trial_hparams(folder, params, numeric, step=int(last_step))
         except Exception as e:  # a trial's record matters more than its HParams row
             print(f"experiment: HParams of {trial} not written: {e!r}", file=sys.stderr)
     try:
