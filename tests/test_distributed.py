@@ -10,9 +10,11 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,7 @@ def _expected_params(steps: int, lr: float, world: int) -> list[float]:
 
 
 def test_ddp_workers_train_in_lockstep_and_rank_0_returns(tmp_path: Path) -> None:
+    before = handlers()
     out = run_torch_distributed(
         _train_ddp, (STEPS,), {"lr": LR}, num_workers=2, logdir=str(tmp_path)
     )
@@ -98,6 +101,20 @@ def test_ddp_workers_train_in_lockstep_and_rank_0_returns(tmp_path: Path) -> Non
         e["WORLD_SIZE"] == "2" for e in envs
     )
     assert envs[0]["MASTER_PORT"] == envs[1]["MASTER_PORT"]
+    assert_interruptible(before)  # the launcher left no signal handler of its own behind
+
+
+def handlers() -> dict[int, object]:
+    return {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+
+
+def assert_interruptible(before: dict[int, object]) -> None:
+    """The launcher left the caller's signal handlers as they were, and Ctrl-C (a kernel's
+    interrupt) still raises KeyboardInterrupt."""
+    assert handlers() == before
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
 
 
 def _fails_on_rank_1() -> None:
@@ -209,6 +226,7 @@ def test_horovod_allreduce_over_gloo(tmp_path: Path) -> None:
         importlib.util.find_spec("horovod"),
         "horovod is not installed (scripts/install-horovod.sh builds it)",
     )
+    before = handlers()
     outs = run_horovod(_horovod_allreduce, (None,), np=2, logdir=str(tmp_path))
     assert [o["rank"] for o in outs] == [0, 1] and {o["size"] for o in outs} == {2}
     for o in outs:
@@ -217,6 +235,7 @@ def test_horovod_allreduce_over_gloo(tmp_path: Path) -> None:
     with pytest.raises(DistributedTrainingError) as info:
         run_horovod(_horovod_allreduce, kwargs={"fail_rank": 1}, np=2)
     assert "RuntimeError: horovod rank 1 gives up" in str(info.value) and info.value.rank == 1
+    assert_interruptible(before)
 
 
 def test_without_horovod_the_error_names_the_install_script(

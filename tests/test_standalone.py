@@ -12,8 +12,9 @@ from hopsworks_lab.platform.actor import Actor
 from hopsworks_lab.server.standalone import local_actor
 
 
-def _signed_in(user: object) -> SimpleNamespace:
-    return SimpleNamespace(current_user=user)
+def _signed_in(user: object, authorization: str = "") -> SimpleNamespace:
+    headers = {"Authorization": authorization} if authorization else {}
+    return SimpleNamespace(current_user=user, request=SimpleNamespace(headers=headers))
 
 
 def test_acts_as_the_configured_user(platform: Platform) -> None:
@@ -23,6 +24,10 @@ def test_acts_as_the_configured_user(platform: Platform) -> None:
     assert actor is not None and actor.username == "dora" and not actor.is_admin
     # Not signed in to Jupyter: nobody.
     assert asyncio.run(authenticate(_signed_in(None))) is None  # type: ignore[arg-type]
+    # A request with an API key skipped Jupyter's XSRF check: a bad key is never taken for
+    # the Jupyter user.
+    keyed = _signed_in("jupyter-user", "ApiKey not.a-key")
+    assert asyncio.run(authenticate(keyed)) is None  # type: ignore[arg-type]
 
 
 def test_an_unknown_user_is_a_clear_error(platform: Platform) -> None:

@@ -10,25 +10,32 @@ sees no share or delete controls. Screenshots of each panel go to ``test-artifac
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from labkit import ARTIFACTS, UI_TIMEOUT_MS, Lab, chromium, running_lab
 
+from hopsworks_lab.environ import ENV_PROJECT_DIR
 from hopsworks_lab.platform import Platform, PlatformConfig
 from hopsworks_lab.platform.actor import Actor
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
-from hopsworks_lab.platform.models import Role
+from hopsworks_lab.platform.models import Principal, Role
 
 pytestmark = pytest.mark.browser
 
 ADMIN_PASSWORD = "ui-panels-admin-password"
 GIB = 1 << 30
+# Beside the home: alice's project-user key for demo, what her kernels would hold.
+KERNEL_KEY = "alice-demo-kernel.key"
 
 
 def _prepare_home(home: Path) -> None:
@@ -54,6 +61,15 @@ def _prepare_home(home: Path) -> None:
         platform.projects.create(system, "other", "Another team", owner="alice")
         platform.members.add(alice, "demo", "bob", Role.DATA_SCIENTIST)
         platform.quotas.set(system, "demo", GIB, 1000)
+        key = platform.tokens.create_api_key(
+            system,
+            "kernel",
+            ["project", "dataset.read", "dataset.write", "job"],
+            "demo",
+            for_user="alice",
+            principal=Principal.PROJECT_USER,
+        ).key
+        (home.parent / KERNEL_KEY).write_text(key)
     finally:
         platform.close()
 
@@ -133,6 +149,7 @@ class Session:
             "hwl-sharing-section": "Sharing",
             "hwl-env-section": "Environment",
             "hwl-jobs-section": "Jobs",
+            "hwl-experiments-section": "Experiments",
         }[cls]
 
     def select_project(self, name: str) -> None:
@@ -501,3 +518,204 @@ def test_environment_lists_packages(as_alice: Session, as_bob: Session) -> None:
     bob_env.get_by_placeholder("Filter packages").fill("pyspark")
     expect(bob_env.locator('.hwl-package[data-package="pyspark"]')).to_be_visible(timeout=60_000)
     expect(bob_env.get_by_role("button", name=re.compile("^Install", re.I))).to_have_count(0)
+
+
+# A notebook's grid search, run for real: 4 trials in a process pool, one raising; each
+# reports its metric over 3 steps (no early stopping, so the outcome is fixed).
+GRID_SEARCH = """
+import json, sys, time
+import hopsworks_lab
+from hopsworks_lab import experiment
+
+ACCURACY = {(0.1, 1): 0.61, (0.1, 2): 0.72, (0.01, 1): 0.875}
+
+def train(lr, layers, reporter):
+    print("training", lr, layers, flush=True)
+    if (lr, layers) not in ACCURACY:
+        raise ValueError(f"loss diverged with lr={lr} layers={layers}")
+    for step in range(3):
+        reporter.broadcast(metric=ACCURACY[(lr, layers)] * (step + 1) / 3, step=step)
+        time.sleep(0.2)
+    return {"metric": ACCURACY[(lr, layers)], "loss": 1 - ACCURACY[(lr, layers)]}
+
+if __name__ == "__main__":  # the pool's workers import this script
+    project = hopsworks_lab.login(host=sys.argv[1], project="demo", api_key_value=sys.argv[2])
+    logdir, params, result = experiment.grid_search(
+        train, {"lr": [0.1, 0.01], "layers": [1, 2]}, direction="max", name="ui-grid",
+        project=project, workers=2, es_policy="none", widget=False)
+    print(json.dumps({"logdir": logdir, "params": params, "result": result}))
+"""
+
+
+def _grid_search(lab: Lab, tmp_path: Path) -> dict[str, Any]:
+    """Run :data:`GRID_SEARCH` against the lab's platform API with alice's kernel key, the
+    trials writing straight into demo's folder in the home's storage."""
+    script = tmp_path / "grid.py"
+    script.write_text(GRID_SEARCH)
+    key = (lab.home.parent / KERNEL_KEY).read_text()
+    env = {**os.environ, ENV_PROJECT_DIR: str(lab.home / "storage" / "Projects" / "demo")}
+    done = subprocess.run(
+        [sys.executable, str(script), f"{lab.url}hopsworks/", key],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _screenshot_section(s: Session, section: Any, what: str) -> None:
+    """The section alone: the others collapsed meanwhile (the accordion shares the
+    sidebar's height among the open sections)."""
+    titles = s.sidebar.locator(".jp-AccordionPanel-title")
+    collapsed = []
+    for i in range(titles.count()):
+        title = titles.nth(i)
+        expanded = title.get_attribute("aria-expanded") == "true"
+        if expanded and what not in title.inner_text().lower():
+            title.click()
+            collapsed.append(title)
+    section.screenshot(path=str(ARTIFACTS / f"panel-{what}-{s.name}.png"))
+    for title in collapsed:
+        title.click()
+
+
+def _trial_order(view: Any) -> list[str]:
+    return [r.get_attribute("data-trial") for r in view.locator("tr.hwl-trial[data-trial]").all()]
+
+
+def test_experiments_run_trials_chart_traceback_tensorboard(
+    as_alice: Session, alice: Lab, as_bob: Session, tmp_path: Path
+) -> None:
+    """A grid search run from code shows in the Experiments section; its view has the trials
+    (sortable), the chart and the failed trial's traceback; Open TensorBoard shows a real
+    TensorBoard over its trials; a Data Scientist sees the run too."""
+    from playwright.sync_api import expect
+
+    out = _grid_search(alice, tmp_path)
+    assert out["params"] == {"lr": 0.01, "layers": 1} and out["result"]["metric"] == 0.875
+    run = out["logdir"].split("/")[1]  # Experiments/<run>/<trial>
+    folder = alice.home / "storage" / "Projects" / "demo" / "Experiments" / run
+    assert (folder / "summary.json").is_file()  # written in place, not uploaded
+    assert (folder / "trial_0003" / "stdout.log").is_file()
+
+    s = as_alice
+    s.select_project("demo")
+    section = s.section("hwl-experiments-section")
+    item = section.locator(f'.hwl-experiment[data-run="{run}"]')
+    expect(item).to_have_attribute("data-state", "FINISHED", timeout=UI_TIMEOUT_MS)
+    expect(item.locator(".hwl-experiment-best-metric")).to_have_text("0.875")
+    expect(item.locator(".hwl-experiment-best")).to_contain_text("trial_0002")
+    expect(item.locator(".hwl-experiment-kind")).to_have_text("grid_search")
+    _screenshot_section(s, section, "experiments")
+
+    # The run's view: 4 trials by index, one FAILED; the metric column sorts them.
+    item.get_by_role("button", name=f"Open {run}").click()
+    view = s.page.locator(".hwl-experiment-view")
+    rows = view.locator("tr.hwl-trial[data-trial]")
+    expect(rows).to_have_count(4, timeout=UI_TIMEOUT_MS)
+    expect(view.locator('.hwl-experiment-view-body[data-done="true"]')).to_have_count(1)
+    by_index = ["trial_0000", "trial_0001", "trial_0002", "trial_0003"]
+    assert _trial_order(view) == by_index
+    expect(view.locator('tr.hwl-trial[data-trial="trial_0003"]')).to_have_attribute(
+        "data-state", "FAILED"
+    )
+    expect(view.locator('tr.hwl-trial[data-best="true"]')).to_have_attribute(
+        "data-trial", "trial_0002"
+    )
+    view.locator('th[data-column="metric"] button').click()
+    expect(view.locator('th[data-column="metric"]')).to_have_attribute("aria-sort", "descending")
+    # best first (direction max), the failed trial (no metric) last
+    assert _trial_order(view) == ["trial_0002", "trial_0001", "trial_0000", "trial_0003"]
+    view.locator('th[data-column="metric"] button').click()
+    expect(view.locator('th[data-column="metric"]')).to_have_attribute("aria-sort", "ascending")
+    assert _trial_order(view) == ["trial_0000", "trial_0001", "trial_0002", "trial_0003"]
+
+    # The chart: a point per trial with a metric (the best ringed); a line per reporting trial.
+    points = view.locator("svg.hwl-metric-chart circle[data-trial]")
+    expect(points).to_have_count(3)
+    expect(view.locator('svg.hwl-metric-chart circle[data-trial="trial_0002"]')).to_have_class(
+        re.compile(r"\bhwl-chart-best\b")
+    )
+    expect(view.locator("svg.hwl-history-chart polyline[data-trial]")).to_have_count(3)
+
+    # The failed trial's traceback, with the exception raised in train().
+    view.get_by_role("button", name="Traceback of trial_0003").click()
+    traceback = view.locator("pre.hwl-trial-traceback")
+    expect(traceback).to_contain_text("ValueError: loss diverged with lr=0.01 layers=2")
+    expect(traceback).to_contain_text("Traceback")
+    view.screenshot(path=str(ARTIFACTS / "panel-experiments-run-alice.png"))
+
+    # Open TensorBoard: a real one, through the lab, in a main-area frame.
+    view.get_by_role("button", name=f"Open TensorBoard for {run}").click()
+    tab = s.page.locator(f'.hwl-tensorboard[data-run="{run}"]')
+    expect(tab).to_be_visible(timeout=UI_TIMEOUT_MS)
+    frame = s.page.frame_locator(f'.hwl-tensorboard[data-run="{run}"] iframe')
+    expect(frame.locator("tb-webapp, tf-tensorboard")).to_have_count(1, timeout=60_000)
+    # its runs: the trials, read from the run's folder
+    expect(frame.locator("body")).to_contain_text("trial_0002", timeout=60_000)
+    # same origin (through jupyter-server-proxy): the frame's document is readable
+    title = tab.locator("iframe").evaluate("f => f.contentDocument && f.contentDocument.title")
+    assert title.startswith("TensorBoard") and run in title, title  # its --window_title
+    r = requests.get(
+        f"{alice.url}hopsworks/tensorboard",
+        headers={"Authorization": f"token {alice.token}"},
+        timeout=30,
+    )
+    assert [b["run"] for b in r.json()["items"]] == [run], r.text
+    s.page.screenshot(path=str(ARTIFACTS / "panel-experiments-tensorboard-alice.png"))
+
+    # A Data Scientist of demo sees the run as well.
+    b = as_bob
+    expect(b.sidebar.locator(".hwl-active-project")).to_have_attribute(
+        "data-project", "demo", timeout=UI_TIMEOUT_MS
+    )
+    section = b.section("hwl-experiments-section")
+    theirs = section.locator(f'.hwl-experiment[data-run="{run}"]')
+    expect(theirs).to_have_attribute("data-state", "FINISHED", timeout=UI_TIMEOUT_MS)
+    expect(theirs.locator(".hwl-experiment-best-metric")).to_have_text("0.875")
+    _screenshot_section(b, section, "experiments")
+    # Delete is shown to every member; the server lets only the creator or a Data Owner.
+    theirs.get_by_role("button", name=f"Delete {run}").click()
+    b.dialog_accept()
+    expect(b.page.locator(".Toastify__toast").first).to_contain_text(
+        "only its creator or a Data Owner", timeout=UI_TIMEOUT_MS
+    )
+    expect(theirs).to_have_attribute("data-state", "FINISHED")
+    assert alice.call("GET", "projects/demo/experiments").json()["items"][0]["run"] == run
+    assert folder.is_dir()
+
+
+def test_code_writes_through_the_lab_with_its_key_not_a_cookie(alice: Lab) -> None:
+    """A job or a kernel calls the platform back through a standalone lab with
+    ``Authorization: ApiKey``: no XSRF token needed. A cookie-authenticated write still
+    needs one (Jupyter's XSRF check stays for browsers)."""
+    url = f"{alice.url}hopsworks/api/projects/demo/experiments"
+    key = (alice.home.parent / KERNEL_KEY).read_text()
+    r = requests.post(
+        url, json={"name": "keyed", "kind": "launch"}, headers={"Authorization": f"ApiKey {key}"}
+    )
+    assert r.status_code == 201, r.text
+    experiment = r.json()
+    assert experiment["user"] == "alice" and experiment["state"] == "RUNNING"
+
+    with requests.Session() as browser:
+        assert browser.get(f"{alice.url}lab", params={"token": alice.token}).status_code == 200
+        assert browser.cookies  # signed in to Jupyter
+        r = browser.post(url, json={"name": "forged", "kind": "launch"})
+        assert r.status_code == 403 and "_xsrf" in r.text, r.text
+        r = browser.post(
+            url,
+            json={"name": "forged", "kind": "launch"},
+            headers={"Authorization": "ApiKey not.a-key"},
+        )
+        assert r.status_code == 401, r.text
+    names = [e["name"] for e in alice.call("GET", "projects/demo/experiments").json()["items"]]
+    assert "forged" not in names
+
+    headers = {"Authorization": f"ApiKey {key}"}
+    path = f"{url}/{experiment['id']}"
+    assert requests.patch(path, json={"state": "KILLED"}, headers=headers).status_code == 200
+    assert requests.delete(path, headers=headers).status_code == 204

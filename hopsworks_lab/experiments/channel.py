@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,7 +68,9 @@ class Hub:
         except (EOFError, OSError):
             pass
         finally:
-            conn.close()
+            with self._lock:  # only this thread closes its connection (see close())
+                self._conns.remove(conn)
+                conn.close()
 
     def close(self) -> None:
         if self._closed:
@@ -79,7 +82,10 @@ class Hub:
         self._listener.close()
         with self._lock:
             for c in self._conns:
-                c.close()
+                # Wake the serving thread (its recv ends) instead of closing the fd under
+                # it: a closed fd's number can be reused before that thread closes it again.
+                with contextlib.suppress(OSError), socket.socket(fileno=os.dup(c.fileno())) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(5)
 
 

@@ -19,7 +19,9 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -170,6 +172,32 @@ def _quiet(*names: str) -> Iterator[None]:
             logger.setLevel(level)
 
 
+# Handlers the launchers install in the calling process and leave behind: torch's elastic
+# agent turns SIGINT into its own exception, horovod.run into an event nobody waits for;
+# left in place, interrupting the kernel afterwards would no longer interrupt anything.
+_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+    if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def _own_signal_handlers() -> Iterator[None]:
+    """The caller's signal handlers back after a launcher ran (main thread only: elsewhere
+    Python lets nobody change them)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {s: signal.getsignal(s) for s in _SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            if handler is not None:
+                signal.signal(s, handler)
+
+
 def _local_master(spark: Any) -> bool:
     """Whether Spark runs in this process (``local``, ``local[N]``, ``local[*]``...)."""
     master = spark.conf.get("spark.master", "") or ""
@@ -250,9 +278,10 @@ def run_torch_distributed(
     if not isinstance(num_workers, int) or num_workers < 1:
         raise ValueError(f"num_workers must be a positive int, not {num_workers!r}")
     payload = _payload(fn, args, kwargs)
-    if spark is not None:
-        return _torch_spark(payload, logdir, num_workers, spark)
-    return _torch_local(payload, logdir, num_workers)
+    with _own_signal_handlers():
+        if spark is not None:
+            return _torch_spark(payload, logdir, num_workers, spark)
+        return _torch_local(payload, logdir, num_workers)
 
 
 def run_horovod(
@@ -275,7 +304,7 @@ def run_horovod(
         raise ValueError(f"np must be a positive int, not {np!r}")
     payload = _payload(fn, args, kwargs)
     what = f"horovod.run ({np} processes)"
-    with _shared_folder() as shared:
+    with _shared_folder() as shared, _own_signal_handlers():
         try:
             return horovod_run(
                 _worker,
