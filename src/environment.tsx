@@ -9,7 +9,6 @@ import {
   TranslationBundle
 } from '@jupyterlab/translation';
 import { Button, UseSignal } from '@jupyterlab/ui-components';
-import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
 import type { Schemas } from './api';
@@ -18,6 +17,7 @@ import type { ApiClient } from './client';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { unwrap } from './client';
 import { confirmAction, describeError, notifyError } from './feedback';
+import { ISectionState, SectionModel } from './polling';
 import { ActiveSectionWidget, IHopsworksSidebar } from './sidebar';
 
 export type Environment = Schemas['Environment'];
@@ -152,22 +152,12 @@ export interface IOperationLog {
 /**
  * What the Environment section shows.
  */
-export interface IEnvironmentState {
-  project: string | null;
+export interface IEnvironmentState extends ISectionState {
   environment: Environment | null;
   /**
    * The latest operations, newest first.
    */
   operations: EnvironmentOperation[] | null;
-  loading: boolean;
-  /**
-   * Why the latest load failed.
-   */
-  error: string | null;
-  /**
-   * A change is being sent: the controls wait.
-   */
-  busy: boolean;
   /**
    * The logs the user opened, by operation id.
    */
@@ -190,66 +180,23 @@ const EMPTY: IEnvironmentState = {
  * polls the operations and the open logs, which it follows from the offset
  * the server gives; it stops when they end, when hidden or when disposed.
  */
-export class EnvironmentModel {
+export class EnvironmentModel extends SectionModel<IEnvironmentState> {
   constructor(options: EnvironmentModel.IOptions) {
+    super({ ...EMPTY }, options.pollInterval ?? POLL_INTERVAL);
     this._client = options.client;
-    this._pollInterval = options.pollInterval ?? POLL_INTERVAL;
-  }
-
-  get state(): IEnvironmentState {
-    return this._state;
-  }
-
-  get stateChanged(): ISignal<this, IEnvironmentState> {
-    return this._stateChanged;
-  }
-
-  get isDisposed(): boolean {
-    return this._disposed;
   }
 
   /**
    * Reload the environment and operations of `project`; only the latest
    * load's answer is kept. A failure is notified once, not on every
-   * periodic refresh that fails the same way.
+   * periodic refresh that fails the same way. Another project's logs
+   * start over, so the decoders of the one left are dropped.
    */
-  async load(project: string | null): Promise<void> {
-    const generation = ++this._generation;
-    if (project !== this._state.project) {
+  load(project: string | null): Promise<void> {
+    if (project !== this.state.project) {
       this._decoders.clear();
-      this._setState({ ...EMPTY, project });
     }
-    if (project === null) {
-      return;
-    }
-    const previous = this._state.error;
-    this._setState({ ...this._state, loading: true });
-    try {
-      const [environment, operations] = await Promise.all([
-        this._getEnvironment(project),
-        this._getOperations(project)
-      ]);
-      if (generation !== this._generation) {
-        return;
-      }
-      this._setState({
-        ...this._state,
-        environment,
-        operations,
-        loading: false,
-        error: null
-      });
-    } catch (error) {
-      if (generation !== this._generation) {
-        return;
-      }
-      const message = describeError(error);
-      if (message !== previous) {
-        notifyError(message);
-      }
-      this._setState({ ...this._state, loading: false, error: message });
-    }
-    this._schedule();
+    return super.load(project);
   }
 
   /**
@@ -257,11 +204,11 @@ export class EnvironmentModel {
    * when the server accepted it.
    */
   async change(request: EnvironmentRequest): Promise<boolean> {
-    const project = this._state.project;
-    if (project === null || this._state.busy) {
+    const project = this.state.project;
+    if (project === null || this.state.busy) {
       return false;
     }
-    this._setState({ ...this._state, busy: true });
+    this.setState({ ...this.state, busy: true });
     let operation: EnvironmentOperation;
     try {
       operation = await unwrap(
@@ -272,25 +219,25 @@ export class EnvironmentModel {
       );
     } catch (error) {
       notifyError(describeError(error));
-      if (this._state.project === project) {
-        this._setState({ ...this._state, busy: false });
+      if (this.state.project === project) {
+        this.setState({ ...this.state, busy: false });
       }
       return false;
     }
-    if (this._state.project !== project) {
+    if (this.state.project !== project) {
       return true;
     }
-    const others = (this._state.operations ?? []).filter(
+    const others = (this.state.operations ?? []).filter(
       op => op.id !== operation.id
     );
-    this._setState({
-      ...this._state,
+    this.setState({
+      ...this.state,
       busy: false,
       operations: [operation, ...others],
-      logs: { ...this._state.logs, [operation.id]: emptyLog() }
+      logs: { ...this.state.logs, [operation.id]: emptyLog() }
     });
     await this._readLog(project, operation.id);
-    this._schedule();
+    this.schedule();
     return true;
   }
 
@@ -298,49 +245,40 @@ export class EnvironmentModel {
    * Show or hide an operation's log (read from its start when shown).
    */
   toggleLog(id: number): void {
-    const project = this._state.project;
+    const project = this.state.project;
     if (project === null) {
       return;
     }
-    const logs = { ...this._state.logs };
+    const logs = { ...this.state.logs };
     if (id in logs) {
       delete logs[id];
       this._decoders.delete(id);
-      this._setState({ ...this._state, logs });
+      this.setState({ ...this.state, logs });
       return;
     }
     logs[id] = emptyLog();
-    this._setState({ ...this._state, logs });
-    void this._readLog(project, id).then(() => this._schedule());
+    this.setState({ ...this.state, logs });
+    void this._readLog(project, id).then(() => this.schedule());
   }
 
-  /**
-   * Poll only while the section can be seen.
-   */
-  setActive(active: boolean): void {
-    this._active = active;
-    if (active) {
-      this._schedule();
-    } else {
-      this._cancel();
-    }
+  protected empty(project: string | null): IEnvironmentState {
+    return { ...EMPTY, project };
   }
 
-  dispose(): void {
-    if (this._disposed) {
-      return;
-    }
-    this._disposed = true;
-    this._cancel();
-    Signal.clearData(this);
+  protected async fetch(project: string): Promise<Partial<IEnvironmentState>> {
+    const [environment, operations] = await Promise.all([
+      this._getEnvironment(project),
+      this._getOperations(project)
+    ]);
+    return { environment, operations };
   }
 
   /**
    * Whether something is still to come: an operation not done, or an open
    * log not read to its end.
    */
-  private _needsPolling(): boolean {
-    const { environment, operations, logs } = this._state;
+  protected needsPolling(): boolean {
+    const { environment, operations, logs } = this.state;
     return (
       (environment?.pending ?? 0) > 0 ||
       (operations ?? []).some(op => isPending(op.status)) ||
@@ -348,26 +286,12 @@ export class EnvironmentModel {
     );
   }
 
-  private _schedule(): void {
-    if (
-      this._disposed ||
-      !this._active ||
-      this._timer !== null ||
-      this._ticking ||
-      !this._needsPolling()
-    ) {
-      return;
-    }
-    this._timer = window.setTimeout(() => {
-      this._timer = null;
-      void this._tick();
-    }, this._pollInterval);
-  }
-
-  private _cancel(): void {
-    if (this._timer !== null) {
-      window.clearTimeout(this._timer);
-      this._timer = null;
+  /**
+   * Not while a round is under way: its end schedules the next.
+   */
+  protected schedule(): void {
+    if (!this._ticking) {
+      super.schedule();
     }
   }
 
@@ -375,35 +299,32 @@ export class EnvironmentModel {
    * One round of polling: the open logs, then the operations; the
    * environment again once an operation ended (its packages changed).
    */
-  private async _tick(): Promise<void> {
-    const project = this._state.project;
-    if (project === null || this._disposed) {
+  protected async poll(): Promise<void> {
+    const project = this.state.project;
+    if (project === null || this.isDisposed) {
       return;
     }
     this._ticking = true;
     try {
-      for (const [key, log] of Object.entries(this._state.logs)) {
+      for (const [key, log] of Object.entries(this.state.logs)) {
         if (!log.complete) {
           await this._readLog(project, Number(key));
         }
       }
-      const before = (this._state.operations ?? [])
+      const before = (this.state.operations ?? [])
         .filter(op => isPending(op.status))
         .map(op => op.id);
-      if (before.length > 0 || (this._state.environment?.pending ?? 0) > 0) {
-        const generation = this._generation;
+      if (before.length > 0 || (this.state.environment?.pending ?? 0) > 0) {
+        const generation = this.generation;
         const operations = await this._getOperations(project);
         const ended = operations.some(
           op => before.includes(op.id) && !isPending(op.status)
         );
         const environment = ended
           ? await this._getEnvironment(project)
-          : this._state.environment;
-        if (
-          generation === this._generation &&
-          this._state.project === project
-        ) {
-          this._setState({ ...this._state, operations, environment });
+          : this.state.environment;
+        if (generation === this.generation && this.state.project === project) {
+          this.setState({ ...this.state, operations, environment });
         }
       }
     } catch (error) {
@@ -412,7 +333,7 @@ export class EnvironmentModel {
     } finally {
       this._ticking = false;
     }
-    this._schedule();
+    this.schedule();
   }
 
   /**
@@ -426,20 +347,20 @@ export class EnvironmentModel {
       this._decoders.set(id, decoder);
     }
     for (let round = 0; round < 16; round++) {
-      const log = this._state.logs[id];
-      if (log === undefined || log.complete || this._disposed) {
+      const log = this.state.logs[id];
+      if (log === undefined || log.complete || this.isDisposed) {
         return;
       }
       // Without the status header (a proxy may drop it), the operation's
       // status as listed before this read says whether the log is whole.
-      const listed = this._state.operations?.find(op => op.id === id)?.status;
+      const listed = this.state.operations?.find(op => op.id === id)?.status;
       let chunk: ILogChunk;
       try {
         chunk = await readOperationLog(this._client, project, id, log.offset);
       } catch (error) {
         const message = describeError(error);
-        const current = this._state.logs[id];
-        if (this._state.project === project && current !== undefined) {
+        const current = this.state.logs[id];
+        if (this.state.project === project && current !== undefined) {
           if (current.error !== message) {
             notifyError(message);
           }
@@ -447,9 +368,9 @@ export class EnvironmentModel {
         }
         return;
       }
-      const current = this._state.logs[id];
+      const current = this.state.logs[id];
       if (
-        this._state.project !== project ||
+        this.state.project !== project ||
         current === undefined ||
         current.offset !== log.offset
       ) {
@@ -480,9 +401,9 @@ export class EnvironmentModel {
   }
 
   private _setLog(id: number, log: IOperationLog): void {
-    this._setState({
-      ...this._state,
-      logs: { ...this._state.logs, [id]: log }
+    this.setState({
+      ...this.state,
+      logs: { ...this.state.logs, [id]: log }
     });
   }
 
@@ -505,21 +426,9 @@ export class EnvironmentModel {
     return list.items;
   }
 
-  private _setState(state: IEnvironmentState): void {
-    this._state = state;
-    this._stateChanged.emit(state);
-  }
-
-  private _active = false;
   private _client: ApiClient;
   private _decoders = new Map<number, TextDecoder>();
-  private _disposed = false;
-  private _generation = 0;
-  private _pollInterval: number;
-  private _state: IEnvironmentState = { ...EMPTY };
-  private _stateChanged = new Signal<this, IEnvironmentState>(this);
   private _ticking = false;
-  private _timer: number | null = null;
 }
 
 /**

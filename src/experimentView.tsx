@@ -11,13 +11,10 @@ import {
   caretDownIcon,
   caretRightIcon,
   launchIcon,
-  ReactWidget,
   UseSignal
 } from '@jupyterlab/ui-components';
-import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
-import { APIError } from './api';
 import type { ApiClient } from './client';
 import { unwrap } from './client';
 import {
@@ -32,6 +29,13 @@ import {
 } from './experiments';
 import { describeError } from './feedback';
 import { HistoryChart, MetricChart } from './metricChart';
+import {
+  FollowingModel,
+  FollowingView,
+  isFinalError,
+  openFollowingView,
+  RoundResult
+} from './polling';
 
 /**
  * How often (ms) a running run's trials are read.
@@ -203,39 +207,25 @@ export interface IExperimentRunState {
 /**
  * One run with its trials, read again every `pollInterval` while it runs.
  */
-export class ExperimentRunModel {
+export class ExperimentRunModel extends FollowingModel<IExperimentRunState> {
   constructor(options: ExperimentRunModel.IOptions) {
+    super(
+      {
+        experiment: null,
+        error: null,
+        done: false,
+        sort: { column: 'trial', descending: false },
+        expanded: []
+      },
+      options.pollInterval ?? RUN_POLL_INTERVAL
+    );
     this._client = options.client;
     this.project = options.project;
     this.experiment = options.experiment;
-    this._pollInterval = options.pollInterval ?? RUN_POLL_INTERVAL;
   }
 
   readonly project: string;
   readonly experiment: number;
-
-  get state(): IExperimentRunState {
-    return this._state;
-  }
-
-  get stateChanged(): ISignal<this, IExperimentRunState> {
-    return this._stateChanged;
-  }
-
-  get isDisposed(): boolean {
-    return this._disposed;
-  }
-
-  /**
-   * Start reading (once).
-   */
-  start(): void {
-    if (this._started || this._disposed) {
-      return;
-    }
-    this._started = true;
-    void this._tick();
-  }
 
   /**
    * Read the run now (e.g. after a refresh click); polling goes on if it
@@ -250,47 +240,33 @@ export class ExperimentRunModel {
    * sorts best first at first.
    */
   sortBy(column: string): void {
-    const current = this._state.sort;
+    const current = this.state.sort;
     const descending =
       current.column === column
         ? !current.descending
-        : column === 'metric' && this._state.experiment?.direction !== 'min';
-    this._setState({ ...this._state, sort: { column, descending } });
+        : column === 'metric' && this.state.experiment?.direction !== 'min';
+    this.setState({ ...this.state, sort: { column, descending } });
   }
 
   /**
    * Open or close a trial's details.
    */
   toggle(trial: string): void {
-    const expanded = this._state.expanded.includes(trial)
-      ? this._state.expanded.filter(t => t !== trial)
-      : [...this._state.expanded, trial];
-    this._setState({ ...this._state, expanded });
+    const expanded = this.state.expanded.includes(trial)
+      ? this.state.expanded.filter(t => t !== trial)
+      : [...this.state.expanded, trial];
+    this.setState({ ...this.state, expanded });
   }
 
-  dispose(): void {
-    if (this._disposed) {
-      return;
-    }
-    this._disposed = true;
-    if (this._timer !== null) {
-      window.clearTimeout(this._timer);
-      this._timer = null;
-    }
-    Signal.clearData(this);
-  }
-
-  private async _tick(): Promise<void> {
+  /**
+   * Read the run: again while it runs, later after a failure.
+   */
+  protected async round(): Promise<RoundResult> {
     const ok = await this._read();
-    if (this._disposed || this._state.done) {
-      return;
+    if (this.state.done) {
+      return 'stop';
     }
-    // After a failure, wait longer before asking again.
-    const delay = ok ? this._pollInterval : this._pollInterval * 5;
-    this._timer = window.setTimeout(() => {
-      this._timer = null;
-      void this._tick();
-    }, delay);
+    return ok ? 'again' : 'retry';
   }
 
   private async _read(): Promise<boolean> {
@@ -302,51 +278,30 @@ export class ExperimentRunModel {
           }
         })
       );
-      if (this._disposed) {
+      if (this.isDisposed) {
         return false;
       }
-      this._setState({
-        ...this._state,
+      this.setState({
+        ...this.state,
         experiment,
         error: null,
         done: experiment.state !== 'RUNNING'
       });
       return true;
     } catch (error) {
-      if (this._disposed) {
+      if (this.isDisposed) {
         return false;
       }
-      // Gone or refused: asking again will not help.
-      const final =
-        error instanceof APIError &&
-        (error.status === 401 || error.status === 403 || error.status === 404);
-      this._setState({
-        ...this._state,
+      this.setState({
+        ...this.state,
         error: describeError(error),
-        done: final
+        done: isFinalError(error)
       });
       return false;
     }
   }
 
-  private _setState(state: IExperimentRunState): void {
-    this._state = state;
-    this._stateChanged.emit(state);
-  }
-
   private _client: ApiClient;
-  private _disposed = false;
-  private _pollInterval: number;
-  private _started = false;
-  private _state: IExperimentRunState = {
-    experiment: null,
-    error: null,
-    done: false,
-    sort: { column: 'trial', descending: false },
-    expanded: []
-  };
-  private _stateChanged = new Signal<this, IExperimentRunState>(this);
-  private _timer: number | null = null;
 }
 
 /**
@@ -370,29 +325,18 @@ export namespace ExperimentRunModel {
 /**
  * A run's view: its summary, the metric charts and the trials table.
  */
-export class ExperimentRunContent extends ReactWidget {
+export class ExperimentRunContent extends FollowingView<ExperimentRunModel> {
   constructor(
     model: ExperimentRunModel,
     openTensorBoard: ExperimentsPanel.OpenTensorBoard,
     translator?: ITranslator
   ) {
-    super();
-    this.model = model;
+    super(model);
     this._openTensorBoard = openTensorBoard;
     this._trans = (translator ?? nullTranslator).load('hopsworks_lab');
     this.addClass('hwl-experiment-view');
     this.node.dataset.project = model.project;
     this.node.dataset.experiment = String(model.experiment);
-  }
-
-  readonly model: ExperimentRunModel;
-
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this.model.dispose();
-    super.dispose();
   }
 
   protected render(): JSX.Element {
@@ -804,26 +748,19 @@ export function openExperiment(
   app: JupyterFrontEnd,
   options: IOpenExperimentOptions
 ): ExperimentRunWidget {
-  const id = experimentViewId(options.project, options.experiment);
-  const open = OPEN.get(id);
-  if (open !== undefined && !open.isDisposed) {
-    app.shell.activateById(id);
-    void open.content.model.reload();
-    return open;
-  }
-  const model = new ExperimentRunModel(options);
-  const widget = new ExperimentRunWidget(
-    model,
-    options.run,
-    options.openTensorBoard,
-    options.translator
+  return openFollowingView(
+    app,
+    OPEN,
+    experimentViewId(options.project, options.experiment),
+    () =>
+      new ExperimentRunWidget(
+        new ExperimentRunModel(options),
+        options.run,
+        options.openTensorBoard,
+        options.translator
+      ),
+    open => void open.content.model.reload()
   );
-  OPEN.set(id, widget);
-  widget.disposed.connect(() => OPEN.delete(id));
-  app.shell.add(widget, 'main');
-  app.shell.activateById(id);
-  model.start();
-  return widget;
 }
 
 /**

@@ -15,7 +15,6 @@ import {
   stopIcon,
   UseSignal
 } from '@jupyterlab/ui-components';
-import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
 import type { Schemas } from './api';
@@ -23,7 +22,8 @@ import type { ApiClient } from './client';
 // The frame (index.ts) loads the client at start-up anyway.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { unwrap } from './client';
-import { confirmAction, describeError, notifyError } from './feedback';
+import { confirmAction, notifyError } from './feedback';
+import { ISectionState, SectionModel } from './polling';
 import { ActiveSectionWidget, IHopsworksSidebar } from './sidebar';
 
 export type Experiment = Schemas['Experiment'];
@@ -96,8 +96,7 @@ export function formatMetric(value: number | null | undefined): string {
 /**
  * What the Experiments section shows.
  */
-export interface IExperimentsState {
-  project: string | null;
+export interface IExperimentsState extends ISectionState {
   /**
    * The runs, newest first (the first `shown` of them).
    */
@@ -110,15 +109,6 @@ export interface IExperimentsState {
    * How many are asked for.
    */
   shown: number;
-  loading: boolean;
-  /**
-   * Why the latest load failed.
-   */
-  error: string | null;
-  /**
-   * A change is being sent: the controls wait.
-   */
-  busy: boolean;
 }
 
 /**
@@ -126,24 +116,15 @@ export interface IExperimentsState {
  * shown) it reloads every `pollInterval`; it stops when none runs, when
  * hidden or disposed.
  */
-export class ExperimentsModel {
+export class ExperimentsModel extends SectionModel<IExperimentsState> {
   constructor(options: ExperimentsModel.IOptions) {
+    const pageSize = options.pageSize ?? 100;
+    super(
+      emptyExperimentsState(null, pageSize),
+      options.pollInterval ?? EXPERIMENTS_POLL_INTERVAL
+    );
     this._client = options.client;
-    this._pollInterval = options.pollInterval ?? EXPERIMENTS_POLL_INTERVAL;
-    this._pageSize = options.pageSize ?? 100;
-    this._state = this._empty(null);
-  }
-
-  get state(): IExperimentsState {
-    return this._state;
-  }
-
-  get stateChanged(): ISignal<this, IExperimentsState> {
-    return this._stateChanged;
-  }
-
-  get isDisposed(): boolean {
-    return this._disposed;
+    this._pageSize = pageSize;
   }
 
   /**
@@ -154,62 +135,12 @@ export class ExperimentsModel {
   }
 
   /**
-   * Reload the runs of `project`; only the latest load's answer is kept. A
-   * failure is notified once, not on every refresh that fails the same way.
-   */
-  async load(project: string | null): Promise<void> {
-    const generation = ++this._generation;
-    if (project !== this._state.project) {
-      this._setState(this._empty(project));
-    }
-    if (project === null) {
-      return;
-    }
-    const previous = this._state.error;
-    this._setState({ ...this._state, loading: true });
-    try {
-      const list = await unwrap(
-        this._client.GET('/api/projects/{project}/experiments', {
-          params: { path: { project }, query: { limit: this._state.shown } }
-        })
-      );
-      if (generation !== this._generation) {
-        return;
-      }
-      this._setState({
-        ...this._state,
-        experiments: list.items,
-        total: list.total,
-        loading: false,
-        error: null
-      });
-    } catch (error) {
-      if (generation !== this._generation) {
-        return;
-      }
-      const message = describeError(error);
-      if (message !== previous) {
-        notifyError(message);
-      }
-      this._setState({ ...this._state, loading: false, error: message });
-    }
-    this._schedule();
-  }
-
-  /**
-   * Reload the active project.
-   */
-  reload(): Promise<void> {
-    return this.load(this._state.project);
-  }
-
-  /**
    * List older runs too.
    */
   showMore(): Promise<void> {
-    this._setState({
-      ...this._state,
-      shown: Math.min(this._state.shown + this._pageSize, MAX_LISTED)
+    this.setState({
+      ...this.state,
+      shown: Math.min(this.state.shown + this._pageSize, MAX_LISTED)
     });
     return this.reload();
   }
@@ -220,7 +151,7 @@ export class ExperimentsModel {
    * its creator and a Data Owner do it. True when it accepted.
    */
   kill(experiment: number): Promise<boolean> {
-    return this._change(project =>
+    return this.sendChange(project =>
       unwrap(
         this._client.PATCH('/api/projects/{project}/experiments/{experiment}', {
           params: { path: { project, experiment } },
@@ -234,7 +165,7 @@ export class ExperimentsModel {
    * Delete a run and its folder. True when it worked.
    */
   remove(experiment: number): Promise<boolean> {
-    return this._change(project =>
+    return this.sendChange(project =>
       unwrap(
         this._client.DELETE(
           '/api/projects/{project}/experiments/{experiment}',
@@ -244,106 +175,43 @@ export class ExperimentsModel {
     );
   }
 
-  /**
-   * Poll only while the section can be seen.
-   */
-  setActive(active: boolean): void {
-    this._active = active;
-    if (active) {
-      this._schedule();
-    } else {
-      this._cancel();
-    }
-  }
-
-  dispose(): void {
-    if (this._disposed) {
-      return;
-    }
-    this._disposed = true;
-    this._cancel();
-    Signal.clearData(this);
+  protected empty(project: string | null): IExperimentsState {
+    return emptyExperimentsState(project, this._pageSize);
   }
 
   /**
-   * Send one change; reload when it worked, notify when not.
+   * The newest `shown` runs of `project`.
    */
-  private async _change(
-    send: (project: string) => Promise<unknown>
-  ): Promise<boolean> {
-    const project = this._state.project;
-    if (project === null || this._state.busy) {
-      return false;
-    }
-    this._setState({ ...this._state, busy: true });
-    let ok = true;
-    try {
-      await send(project);
-    } catch (error) {
-      ok = false;
-      notifyError(describeError(error));
-    }
-    if (ok && this._state.project === project) {
-      await this.load(project);
-    }
-    if (this._state.project === project) {
-      this._setState({ ...this._state, busy: false });
-    }
-    return ok;
+  protected async fetch(project: string): Promise<Partial<IExperimentsState>> {
+    const list = await unwrap(
+      this._client.GET('/api/projects/{project}/experiments', {
+        params: { path: { project }, query: { limit: this.state.shown } }
+      })
+    );
+    return { experiments: list.items, total: list.total };
   }
 
-  private _needsPolling(): boolean {
-    return (this._state.experiments ?? []).some(e => e.state === 'RUNNING');
+  protected needsPolling(): boolean {
+    return (this.state.experiments ?? []).some(e => e.state === 'RUNNING');
   }
 
-  private _schedule(): void {
-    if (
-      this._disposed ||
-      !this._active ||
-      this._timer !== null ||
-      !this._needsPolling()
-    ) {
-      return;
-    }
-    this._timer = window.setTimeout(() => {
-      this._timer = null;
-      void this.reload();
-    }, this._pollInterval);
-  }
-
-  private _cancel(): void {
-    if (this._timer !== null) {
-      window.clearTimeout(this._timer);
-      this._timer = null;
-    }
-  }
-
-  private _empty(project: string | null): IExperimentsState {
-    return {
-      project,
-      experiments: null,
-      total: 0,
-      shown: Math.min(this._pageSize, MAX_LISTED),
-      loading: false,
-      error: null,
-      busy: false
-    };
-  }
-
-  private _setState(state: IExperimentsState): void {
-    this._state = state;
-    this._stateChanged.emit(state);
-  }
-
-  private _active = false;
   private _client: ApiClient;
-  private _disposed = false;
-  private _generation = 0;
   private _pageSize: number;
-  private _pollInterval: number;
-  private _state: IExperimentsState;
-  private _stateChanged = new Signal<this, IExperimentsState>(this);
-  private _timer: number | null = null;
+}
+
+function emptyExperimentsState(
+  project: string | null,
+  pageSize: number
+): IExperimentsState {
+  return {
+    project,
+    experiments: null,
+    total: 0,
+    shown: Math.min(pageSize, MAX_LISTED),
+    loading: false,
+    error: null,
+    busy: false
+  };
 }
 
 /**

@@ -6,15 +6,21 @@ import {
   nullTranslator,
   TranslationBundle
 } from '@jupyterlab/translation';
-import { Button, ReactWidget, UseSignal } from '@jupyterlab/ui-components';
-import { ISignal, Signal } from '@lumino/signaling';
+import { Button, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { APIError, type Schemas } from './api';
+import type { Schemas } from './api';
 import type { ApiClient } from './client';
 import { unwrap } from './client';
 import { describeError, notifyError } from './feedback';
 import { executionDuration } from './jobs';
+import {
+  FollowingModel,
+  FollowingView,
+  isFinalError,
+  openFollowingView,
+  RoundResult
+} from './polling';
 
 export type Execution = Schemas['Execution'];
 export type LogStream = 'stdout' | 'stderr';
@@ -86,106 +92,69 @@ function emptyStream(): IStreamLog {
  * gives until it says they are complete (the execution ended), then reads
  * the execution's final state. Stops when disposed.
  */
-export class JobLogModel {
+export class JobLogModel extends FollowingModel<IJobLogState> {
   constructor(options: JobLogModel.IOptions) {
+    super(
+      {
+        execution: null,
+        stdout: emptyStream(),
+        stderr: emptyStream(),
+        stream: 'stdout',
+        error: null,
+        done: false
+      },
+      options.pollInterval ?? LOG_POLL_INTERVAL
+    );
     this.project = options.project;
     this.job = options.job;
     this.execution = options.execution;
     this._client = options.client;
-    this._pollInterval = options.pollInterval ?? LOG_POLL_INTERVAL;
   }
 
   readonly project: string;
   readonly job: string;
   readonly execution: number;
 
-  get state(): IJobLogState {
-    return this._state;
-  }
-
-  get stateChanged(): ISignal<this, IJobLogState> {
-    return this._stateChanged;
-  }
-
-  get isDisposed(): boolean {
-    return this._disposed;
-  }
-
-  /**
-   * Start following (once).
-   */
-  start(): void {
-    if (this._started || this._disposed) {
-      return;
-    }
-    this._started = true;
-    void this._tick();
-  }
-
   /**
    * Show `stream`.
    */
   setStream(stream: LogStream): void {
-    this._setState({ ...this._state, stream });
-  }
-
-  dispose(): void {
-    if (this._disposed) {
-      return;
-    }
-    this._disposed = true;
-    if (this._timer !== null) {
-      window.clearTimeout(this._timer);
-      this._timer = null;
-    }
-    Signal.clearData(this);
+    this.setState({ ...this.state, stream });
   }
 
   /**
    * One round: what is new in each stream, the execution's state now and
    * then (and once more at the end), then the next round.
    */
-  private async _tick(): Promise<void> {
-    let delay = this._pollInterval;
+  protected async round(): Promise<RoundResult> {
     try {
       for (const stream of STREAMS) {
         await this._read(stream);
       }
-      const ended = STREAMS.every(s => this._state[s].complete);
-      if (ended || this._round % 5 === 0) {
+      const ended = STREAMS.every(s => this.state[s].complete);
+      if (ended || this._rounds % 5 === 0) {
         await this._readExecution();
       }
-      this._round++;
-      if (this._state.error !== null && !this._disposed) {
-        this._setState({ ...this._state, error: null });
+      this._rounds++;
+      if (this.state.error !== null && !this.isDisposed) {
+        this.setState({ ...this.state, error: null });
       }
       if (ended) {
-        this._setState({ ...this._state, done: true });
-        return;
+        this.setState({ ...this.state, done: true });
+        return 'stop';
       }
+      return 'again';
     } catch (error) {
-      if (this._disposed) {
-        return;
+      if (this.isDisposed) {
+        return 'stop';
       }
       const message = describeError(error);
-      if (message !== this._state.error) {
+      if (message !== this.state.error) {
         notifyError(message);
       }
-      // Gone or refused: asking again will not help.
-      const final =
-        error instanceof APIError &&
-        (error.status === 401 || error.status === 403 || error.status === 404);
-      this._setState({ ...this._state, error: message, done: final });
-      if (final) {
-        return;
-      }
-      delay = this._pollInterval * 5;
-    }
-    if (!this._disposed) {
-      this._timer = window.setTimeout(() => {
-        this._timer = null;
-        void this._tick();
-      }, delay);
+      const final = isFinalError(error);
+      this.setState({ ...this.state, error: message, done: final });
+      return final ? 'stop' : 'retry';
     }
   }
 
@@ -194,8 +163,8 @@ export class JobLogModel {
    */
   private async _read(stream: LogStream): Promise<void> {
     for (let round = 0; round < 16; round++) {
-      const log = this._state[stream];
-      if (log.complete || this._disposed) {
+      const log = this.state[stream];
+      if (log.complete || this.isDisposed) {
         return;
       }
       const chunk = await unwrap(
@@ -214,7 +183,7 @@ export class JobLogModel {
           }
         )
       );
-      if (this._disposed) {
+      if (this.isDisposed) {
         return;
       }
       let text = log.text + chunk.text;
@@ -223,8 +192,8 @@ export class JobLogModel {
         text = text.slice(text.length - LOG_KEEP);
         truncated = true;
       }
-      this._setState({
-        ...this._state,
+      this.setState({
+        ...this.state,
         [stream]: {
           text,
           offset: chunk.next_offset,
@@ -258,31 +227,13 @@ export class JobLogModel {
         }
       )
     );
-    if (!this._disposed) {
-      this._setState({ ...this._state, execution });
+    if (!this.isDisposed) {
+      this.setState({ ...this.state, execution });
     }
   }
 
-  private _setState(state: IJobLogState): void {
-    this._state = state;
-    this._stateChanged.emit(state);
-  }
-
   private _client: ApiClient;
-  private _disposed = false;
-  private _pollInterval: number;
-  private _round = 0;
-  private _started = false;
-  private _state: IJobLogState = {
-    execution: null,
-    stdout: emptyStream(),
-    stderr: emptyStream(),
-    stream: 'stdout',
-    error: null,
-    done: false
-  };
-  private _stateChanged = new Signal<this, IJobLogState>(this);
-  private _timer: number | null = null;
+  private _rounds = 0;
 }
 
 /**
@@ -304,25 +255,14 @@ export namespace JobLogModel {
 /**
  * The log viewer's content: the execution's state and one stream's text.
  */
-export class JobLogContent extends ReactWidget {
+export class JobLogContent extends FollowingView<JobLogModel> {
   constructor(model: JobLogModel, translator?: ITranslator) {
-    super();
-    this.model = model;
+    super(model);
     this._trans = (translator ?? nullTranslator).load('hopsworks_lab');
     this.addClass('hwl-job-log');
     this.node.dataset.project = model.project;
     this.node.dataset.job = model.job;
     this.node.dataset.execution = String(model.execution);
-  }
-
-  readonly model: JobLogModel;
-
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this.model.dispose();
-    super.dispose();
   }
 
   protected render(): JSX.Element {
@@ -493,20 +433,12 @@ export function openJobLog(
   app: JupyterFrontEnd,
   options: IOpenJobLogOptions
 ): JobLogWidget {
-  const id = jobLogId(options.project, options.job, options.execution);
-  const open = OPEN.get(id);
-  if (open !== undefined && !open.isDisposed) {
-    app.shell.activateById(id);
-    return open;
-  }
-  const model = new JobLogModel(options);
-  const widget = new JobLogWidget(model, options.translator);
-  OPEN.set(id, widget);
-  widget.disposed.connect(() => OPEN.delete(id));
-  app.shell.add(widget, 'main');
-  app.shell.activateById(id);
-  model.start();
-  return widget;
+  return openFollowingView(
+    app,
+    OPEN,
+    jobLogId(options.project, options.job, options.execution),
+    () => new JobLogWidget(new JobLogModel(options), options.translator)
+  );
 }
 
 /**

@@ -19,7 +19,6 @@ import {
   stopIcon,
   UseSignal
 } from '@jupyterlab/ui-components';
-import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
 import type { Schemas } from './api';
@@ -27,7 +26,8 @@ import type { ApiClient } from './client';
 // The frame (index.ts) loads the client at start-up anyway.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { unwrap } from './client';
-import { confirmAction, describeError, notifyError } from './feedback';
+import { confirmAction, notifyError } from './feedback';
+import { ISectionState, SectionModel } from './polling';
 import { ActiveSectionWidget, IHopsworksSidebar } from './sidebar';
 
 export type Job = Schemas['Job'];
@@ -108,8 +108,7 @@ export interface IJobHistory {
 /**
  * What the Jobs section shows.
  */
-export interface IJobsState {
-  project: string | null;
+export interface IJobsState extends ISectionState {
   /**
    * The jobs, each with its latest execution (`last_execution`).
    */
@@ -122,15 +121,6 @@ export interface IJobsState {
    * How many jobs are listed.
    */
   shown: number;
-  loading: boolean;
-  /**
-   * Why the latest load failed.
-   */
-  error: string | null;
-  /**
-   * A change is being sent: the controls wait.
-   */
-  busy: boolean;
 }
 
 /**
@@ -138,24 +128,15 @@ export interface IJobsState {
  * histories. While an execution runs (and the section is shown) it reloads
  * every `pollInterval`; it stops when none runs, when hidden or disposed.
  */
-export class JobsModel {
+export class JobsModel extends SectionModel<IJobsState> {
   constructor(options: JobsModel.IOptions) {
+    const pageSize = options.pageSize ?? 100;
+    super(
+      emptyJobsState(null, pageSize),
+      options.pollInterval ?? JOBS_POLL_INTERVAL
+    );
     this._client = options.client;
-    this._pollInterval = options.pollInterval ?? JOBS_POLL_INTERVAL;
-    this._pageSize = options.pageSize ?? 100;
-    this._state = this._empty(null);
-  }
-
-  get state(): IJobsState {
-    return this._state;
-  }
-
-  get stateChanged(): ISignal<this, IJobsState> {
-    return this._stateChanged;
-  }
-
-  get isDisposed(): boolean {
-    return this._disposed;
+    this._pageSize = pageSize;
   }
 
   /**
@@ -166,90 +147,28 @@ export class JobsModel {
   }
 
   /**
-   * Reload the jobs of `project` (each with its latest execution) and the
-   * open histories; only the latest load's answer is kept. A
-   * failure is notified once, not on every refresh that fails the same way.
-   */
-  async load(project: string | null): Promise<void> {
-    const generation = ++this._generation;
-    if (project !== this._state.project) {
-      this._setState(this._empty(project));
-    }
-    if (project === null) {
-      return;
-    }
-    const previous = this._state.error;
-    this._setState({ ...this._state, loading: true });
-    try {
-      const list = await unwrap(
-        this._client.GET('/api/projects/{project}/jobs', {
-          params: { path: { project } }
-        })
-      );
-      const names = new Set(list.items.map(job => job.name));
-      const open = Object.entries(this._state.history).filter(([name]) =>
-        names.has(name)
-      );
-      const histories = await Promise.all(
-        open.map(([name, history]) =>
-          this._executions(project, name, history.limit)
-        )
-      );
-      const history: Record<string, IJobHistory> = {};
-      open.forEach(([name], i) => (history[name] = histories[i]));
-      if (generation !== this._generation) {
-        return;
-      }
-      this._setState({
-        ...this._state,
-        jobs: list.items,
-        history,
-        loading: false,
-        error: null
-      });
-    } catch (error) {
-      if (generation !== this._generation) {
-        return;
-      }
-      const message = describeError(error);
-      if (message !== previous) {
-        notifyError(message);
-      }
-      this._setState({ ...this._state, loading: false, error: message });
-    }
-    this._schedule();
-  }
-
-  /**
-   * Reload the active project.
-   */
-  reload(): Promise<void> {
-    return this.load(this._state.project);
-  }
-
-  /**
    * List more jobs (the list holds them all, with their latest executions).
    */
   showMore(): void {
-    this._setState({
-      ...this._state,
-      shown: this._state.shown + this._pageSize
+    this.setState({
+      ...this.state,
+      shown: this.state.shown + this._pageSize
     });
-    this._schedule();
+    this.schedule();
   }
 
   /**
    * Open or close the execution history of `job`.
    */
   toggleHistory(job: string): Promise<void> {
-    const history = { ...this._state.history };
+    const history = { ...this.state.history };
     if (job in history) {
       delete history[job];
-      this._setState({ ...this._state, history });
+      this.setState({ ...this.state, history });
       return Promise.resolve();
     }
     history[job] = { items: [], total: 0, limit: HISTORY_PAGE };
-    this._setState({ ...this._state, history });
+    this.setState({ ...this.state, history });
     return this.reload();
   }
 
@@ -257,14 +176,14 @@ export class JobsModel {
    * List older executions of `job`.
    */
   moreHistory(job: string): Promise<void> {
-    const open = this._state.history[job];
+    const open = this.state.history[job];
     if (open === undefined) {
       return Promise.resolve();
     }
-    this._setState({
-      ...this._state,
+    this.setState({
+      ...this.state,
       history: {
-        ...this._state.history,
+        ...this.state.history,
         [job]: { ...open, limit: open.limit + HISTORY_PAGE }
       }
     });
@@ -277,18 +196,18 @@ export class JobsModel {
    */
   async run(job: string, args: string[]): Promise<Execution | null> {
     let started: Execution | null = null;
-    await this._change(async project => {
+    await this.sendChange(async project => {
       started = await unwrap(
         this._client.POST('/api/projects/{project}/jobs/{job}/executions', {
           params: { path: { project, job } },
           body: { args }
         })
       );
-      if (!(job in this._state.history)) {
-        this._setState({
-          ...this._state,
+      if (!(job in this.state.history)) {
+        this.setState({
+          ...this.state,
           history: {
-            ...this._state.history,
+            ...this.state.history,
             [job]: { items: [], total: 0, limit: HISTORY_PAGE }
           }
         });
@@ -301,7 +220,7 @@ export class JobsModel {
    * Stop execution `id` of `job`. True when the server accepted.
    */
   stop(job: string, id: number): Promise<boolean> {
-    return this._change(project =>
+    return this.sendChange(project =>
       unwrap(
         this._client.POST(
           '/api/projects/{project}/jobs/{job}/executions/{execution}/stop',
@@ -315,7 +234,7 @@ export class JobsModel {
    * Delete `job` and its history. True when it worked.
    */
   remove(job: string): Promise<boolean> {
-    return this._change(project =>
+    return this.sendChange(project =>
       unwrap(
         this._client.DELETE('/api/projects/{project}/jobs/{job}', {
           params: { path: { project, job } }
@@ -324,52 +243,47 @@ export class JobsModel {
     );
   }
 
-  /**
-   * Poll only while the section can be seen.
-   */
-  setActive(active: boolean): void {
-    this._active = active;
-    if (active) {
-      this._schedule();
-    } else {
-      this._cancel();
-    }
-  }
-
-  dispose(): void {
-    if (this._disposed) {
-      return;
-    }
-    this._disposed = true;
-    this._cancel();
-    Signal.clearData(this);
+  protected empty(project: string | null): IJobsState {
+    return emptyJobsState(project, this._pageSize);
   }
 
   /**
-   * Send one change; reload when it worked, notify when not.
+   * The jobs of `project` (each with its latest execution) and the open
+   * histories (those of jobs still listed).
    */
-  private async _change(
-    send: (project: string) => Promise<unknown>
-  ): Promise<boolean> {
-    const project = this._state.project;
-    if (project === null || this._state.busy) {
-      return false;
-    }
-    this._setState({ ...this._state, busy: true });
-    let ok = true;
-    try {
-      await send(project);
-    } catch (error) {
-      ok = false;
-      notifyError(describeError(error));
-    }
-    if (ok && this._state.project === project) {
-      await this.load(project);
-    }
-    if (this._state.project === project) {
-      this._setState({ ...this._state, busy: false });
-    }
-    return ok;
+  protected async fetch(project: string): Promise<Partial<IJobsState>> {
+    const list = await unwrap(
+      this._client.GET('/api/projects/{project}/jobs', {
+        params: { path: { project } }
+      })
+    );
+    const names = new Set(list.items.map(job => job.name));
+    const open = Object.entries(this.state.history).filter(([name]) =>
+      names.has(name)
+    );
+    const histories = await Promise.all(
+      open.map(([name, history]) =>
+        this._executions(project, name, history.limit)
+      )
+    );
+    const history: Record<string, IJobHistory> = {};
+    open.forEach(([name], i) => (history[name] = histories[i]));
+    return { jobs: list.items, history };
+  }
+
+  /**
+   * Whether an execution listed is still going.
+   */
+  protected needsPolling(): boolean {
+    const { jobs, shown, history } = this.state;
+    return (
+      (jobs ?? [])
+        .slice(0, shown)
+        .some(
+          j => j.last_execution !== null && isLive(j.last_execution.state)
+        ) ||
+      Object.values(history).some(h => h.items.some(e => isLive(e.state)))
+    );
   }
 
   private async _executions(
@@ -385,69 +299,20 @@ export class JobsModel {
     return { items: list.items, total: list.total, limit };
   }
 
-  /**
-   * Whether an execution listed is still going.
-   */
-  private _needsPolling(): boolean {
-    const { jobs, shown, history } = this._state;
-    return (
-      (jobs ?? [])
-        .slice(0, shown)
-        .some(
-          j => j.last_execution !== null && isLive(j.last_execution.state)
-        ) ||
-      Object.values(history).some(h => h.items.some(e => isLive(e.state)))
-    );
-  }
-
-  private _schedule(): void {
-    if (
-      this._disposed ||
-      !this._active ||
-      this._timer !== null ||
-      !this._needsPolling()
-    ) {
-      return;
-    }
-    this._timer = window.setTimeout(() => {
-      this._timer = null;
-      void this.reload();
-    }, this._pollInterval);
-  }
-
-  private _cancel(): void {
-    if (this._timer !== null) {
-      window.clearTimeout(this._timer);
-      this._timer = null;
-    }
-  }
-
-  private _empty(project: string | null): IJobsState {
-    return {
-      project,
-      jobs: null,
-      history: {},
-      shown: this._pageSize,
-      loading: false,
-      error: null,
-      busy: false
-    };
-  }
-
-  private _setState(state: IJobsState): void {
-    this._state = state;
-    this._stateChanged.emit(state);
-  }
-
-  private _active = false;
   private _client: ApiClient;
-  private _disposed = false;
-  private _generation = 0;
   private _pageSize: number;
-  private _pollInterval: number;
-  private _state: IJobsState;
-  private _stateChanged = new Signal<this, IJobsState>(this);
-  private _timer: number | null = null;
+}
+
+function emptyJobsState(project: string | null, pageSize: number): IJobsState {
+  return {
+    project,
+    jobs: null,
+    history: {},
+    shown: pageSize,
+    loading: false,
+    error: null,
+    busy: false
+  };
 }
 
 /**
