@@ -85,36 +85,33 @@ def launch(
     return s.logdir, {r["trial"]: None if r["state"] == FAILED else r["metrics"] for r in records}
 
 
-def _search_options(
+def _search(
     kind: str,
     train_fn: Any,
     direction: str,
-    name: str,
-    description: str,
     optimization_key: str,
     space_json: Mapping[str, Any],
-    hparams: Mapping[str, Any],
+    domains: Mapping[str, Any],
     total: int,
-    opts: dict[str, Any],
-) -> Session:
+    run: Callable[[Session], Any],
+    **options: Any,
+) -> Result:
+    """A search's run: ``run(session)`` evaluates its trials; returns the best one's
+    ``(logdir, params, return_dict)``. ``options``: the Session's (name, workers, ...)."""
     space.check_direction(direction)
     if not isinstance(optimization_key, str) or not optimization_key:
         raise ValueError("optimization_key must name the metric in train_fn's return dict")
-    return Session(
+    with Session(
         train_fn,
         kind=kind,
-        name=name,
-        description=description,
         direction=direction,
         metric_key=optimization_key,
         space=space_json,
-        hparams_space=hparams,
+        hparams_space=space.hparams_domains(domains),
         trials_total=total,
-        **opts,
-    )
-
-
-def _best(s: Session) -> Result:
+        **options,
+    ) as s:
+        run(s)
     best = s.best()
     if best is None:
         failed = sorted(s.trials.values(), key=lambda t: t["index"])
@@ -144,21 +141,12 @@ def grid_search(
     best_return_dict)``."""
     trials = space.grid(grid_dict)
     lists = {k: list(v) for k, v in grid_dict.items()}
-    opts = dict(workers=workers, es_policy=es_policy, es_min=es_min, es_interval=es_interval)
-    with _search_options(
-        "grid_search",
-        train_fn,
-        direction,
-        name,
-        description,
-        optimization_key,
-        lists,
-        space.hparams_domains(lists),
-        len(trials),
-        {**opts, "project": project, "widget": widget},
-    ) as s:
-        s.evaluate(trials)
-    return _best(s)
+    return _search(
+        "grid_search", train_fn, direction, optimization_key, lists, lists, len(trials),
+        lambda s: s.evaluate(trials),
+        name=name, description=description, workers=workers, es_policy=es_policy,
+        es_min=es_min, es_interval=es_interval, project=project, widget=widget,
+    )  # fmt: skip
 
 
 def random_search(
@@ -182,21 +170,13 @@ def random_search(
     ints, else floats; any other list: its values are the choices). Returns ``(best_logdir,
     best_params, best_return_dict)``."""
     trials = space.random_samples(boundary_dict, samples, seed)
-    opts = dict(workers=workers, es_policy=es_policy, es_min=es_min, es_interval=es_interval)
-    with _search_options(
-        "random_search",
-        train_fn,
-        direction,
-        name,
-        description,
-        optimization_key,
-        {k: list(v) for k, v in boundary_dict.items()},
-        space.hparams_domains(space.domains(boundary_dict)),
-        samples,
-        {**opts, "project": project, "widget": widget},
-    ) as s:
-        s.evaluate(trials)
-    return _best(s)
+    return _search(
+        "random_search", train_fn, direction, optimization_key,
+        {k: list(v) for k, v in boundary_dict.items()}, space.domains(boundary_dict), samples,
+        lambda s: s.evaluate(trials),
+        name=name, description=description, workers=workers, es_policy=es_policy,
+        es_min=es_min, es_interval=es_interval, project=project, widget=widget,
+    )  # fmt: skip
 
 
 def differential_evolution(
@@ -224,20 +204,8 @@ def differential_evolution(
     trials in parallel (``population * (generations + 1)`` trials in all). Returns
     ``(best_logdir, best_params, best_return_dict)``."""
     doms = space.check_de(boundary_dict, direction, generations, population, mutation, crossover)
-    opts = dict(workers=workers, es_policy=es_policy, es_min=es_min, es_interval=es_interval)
-    with _search_options(
-        "differential_evolution",
-        train_fn,
-        direction,
-        name,
-        description,
-        optimization_key,
-        {k: list(v) for k, v in boundary_dict.items()},
-        space.hparams_domains(doms),
-        population * (generations + 1),
-        {**opts, "project": project, "widget": widget},
-    ) as s:
 
+    def run(s: Session) -> None:
         def evaluate(batch: list[dict[str, Any]]) -> list[float | None]:
             return [None if r["state"] == FAILED else r.get("metric") for r in s.evaluate(batch)]
 
@@ -251,7 +219,14 @@ def differential_evolution(
             crossover=crossover,
             seed=seed,
         )
-    return _best(s)
+
+    return _search(
+        "differential_evolution", train_fn, direction, optimization_key,
+        {k: list(v) for k, v in boundary_dict.items()}, doms, population * (generations + 1),
+        run,
+        name=name, description=description, workers=workers, es_policy=es_policy,
+        es_min=es_min, es_interval=es_interval, project=project, widget=widget,
+    )  # fmt: skip
 
 
 # -- distributed training: one trial, several processes ------------------------------------

@@ -544,3 +544,41 @@ def test_bad_options_are_refused_before_anything_runs() -> None:
         Session(3, kind="launch", name="x")
     with pytest.raises(ValueError, match="es_min"):
         experiment.grid_search(lambda x: x, {"x": [1]}, es_min=0)
+
+
+def test_a_run_that_cannot_start_leaves_nothing_behind(
+    env: dict[str, str], platform: Platform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A failure after the record was made (here the progress display, made to fail; also
+    the platform failing to take the FAILED state) raises that failure, and leaves no hub
+    thread and no scratch folder behind."""
+    import tempfile
+
+    from hopsworks_lab.experiments import session
+
+    monkeypatch.delenv(store.ENV_PROJECT_DIR, raising=False)  # an upload store: scratch
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    project = hopsworks_lab.login(environ=env)
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("no display")
+
+    monkeypatch.setattr(session, "make_progress", broken)
+    with pytest.raises(RuntimeError, match="no display"):
+        experiment.launch(lambda: 1.0, name="cannot-start", project=project)
+    [rec] = [e for e in project.get_experiment_api().list() if e["name"] == "cannot-start"]
+    assert rec["state"] == "FAILED" and "no display" in rec["error"]
+
+    api = project.get_experiment_api()
+
+    def refused(*_: Any, **__: Any) -> Any:
+        raise OSError("the platform went away")
+
+    monkeypatch.setattr(type(api), "update", refused)
+    with pytest.raises(RuntimeError, match="no display"):  # not the recorder's error
+        experiment.launch(lambda: 1.0, name="cannot-start-2", project=project)
+    assert list(tmp_path.glob("hwl-exp-*")) == []
+    deadline = time.monotonic() + 10
+    while any(t.name == "experiment-hub" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "a hub thread was left running"
+        time.sleep(0.1)

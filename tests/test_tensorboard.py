@@ -56,6 +56,7 @@ from hopsworks_lab.server.tensorboard import (  # noqa: E402
 
 PROJECT = "demo"
 RUN = "1_mnist"
+OTHER = "otherproject"
 SPACE: dict[str, list | tuple] = {"lr": (0.001, 0.1), "layers": [1, 2, 3], "opt": ["adam", "sgd"]}
 TRIALS = {
     "trial_0000": ({"lr": 0.01, "layers": 2, "opt": "adam"}, {"accuracy": 0.9, "loss": 0.25}),
@@ -178,7 +179,7 @@ def test_urls() -> None:
 def test_command_line() -> None:
     cmd = tensorboard_command(
         "/p/Experiments/1_mnist",
-        6123,
+        "/tmp/tb-x/abc.sock",
         "/user/bob/demo/hopsworks/tensorboard/abc",
         reload_interval=5.0,
         parent_pid=42,
@@ -192,9 +193,9 @@ def test_command_line() -> None:
         "--logdir",
         "/p/Experiments/1_mnist",
         "--host",
-        "127.0.0.1",
+        "unix:///tmp/tb-x/abc.sock",
         "--port",
-        "6123",
+        "0",
         "--path_prefix",
         "/user/bob/demo/hopsworks/tensorboard/abc",
         "--reload_interval",
@@ -207,7 +208,13 @@ def test_command_line() -> None:
         "TensorBoard: 1_mnist",
     ]
     env = tensorboard_env(
-        {"PATH": "/bin", ENV_API_KEY: "k", "JUPYTERHUB_API_TOKEN": "t", "HOME": "/h"}
+        {
+            "PATH": "/bin",
+            ENV_API_KEY: "k",
+            "JUPYTERHUB_API_TOKEN": "t",
+            "JUPYTER_TOKEN": "j",
+            "HOME": "/h",
+        }
     )
     assert env == {"PATH": "/bin", "HOME": "/h"}
 
@@ -337,6 +344,10 @@ def _prepare_home(home: Path) -> Path:
         )
     try:
         platform.projects.create(Actor.system(), PROJECT, "", owner="admin")
+        # a project the lab's user (the administrator) is no member of
+        platform.users.create(Actor.system(), "bob", "tensorboard-bob-password")
+        platform.projects.create(Actor.system(), OTHER, "", owner="bob")
+        (Path(platform.storage.project_dir(OTHER)) / "Experiments" / RUN).mkdir()
         return Path(platform.storage.project_dir(PROJECT))
     finally:
         platform.close()
@@ -441,6 +452,13 @@ def test_tensorboard_shows_the_trials_hparams(tb: TB, setup: tuple[Lab, Path, Pa
     assert started["started_at"].endswith("Z")
     logdir = str((project_dir / "Experiments" / RUN).resolve())
     assert len(_tensorboard_pids(logdir)) == 1
+    # no TCP port (TensorBoard has no authentication: another project's kernel on this host
+    # could connect to one), a Unix socket in a folder only the server's user may enter
+    process = psutil.Process(_tensorboard_pids(logdir)[0])
+    assert process.net_connections(kind="inet") == []
+    sockets = [c.laddr for c in process.net_connections(kind="unix") if c.laddr]
+    assert len(sockets) == 1, sockets
+    assert os.stat(os.path.dirname(sockets[0])).st_mode & 0o077 == 0
 
     # TensorBoard's page through the lab, with the lab's token; nothing without it
     page = tb.request("GET", tb.proxied(started["url"]))
@@ -517,6 +535,8 @@ def test_bad_requests_start_nothing(tb: TB, setup: tuple[Lab, Path, Path]) -> No
         ({"project": PROJECT, "run": "2_missing"}, 404, "run_not_found"),
         ({"run": RUN}, 400, "project_required"),
         ({"project": "nosuchproject", "run": RUN}, 404, None),
+        # the administrator reads no project they are not a member of (as the API says)
+        ({"project": OTHER, "run": RUN}, 403, "not_a_member"),
         ({"project": PROJECT, "run": RUN, "logdir": "/"}, 400, "invalid_body"),
     ):
         r = tb.start(**body)

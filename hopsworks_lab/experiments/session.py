@@ -111,8 +111,14 @@ class Session:
             self.task = TrialTask(fn_bytes, self.store, self.metric_key, self.hub.address)
             self.progress = make_progress(f"{self.kind} {self.run}", self.trials_total, self.widget)
         except BaseException:
-            self.recorder.close(FAILED, error=traceback.format_exc())
-            self._shutdown(kill=True)
+            try:  # the run's record says why; its hub and scratch folder go either way
+                self.recorder.close(FAILED, error=traceback.format_exc())
+            except Exception as e:
+                print(f"experiment: the run was not marked FAILED: {e!r}", file=sys.stderr)
+            finally:
+                self._shutdown(kill=True)
+                if self.store is not None:
+                    self.store.cleanup()
             raise
         return self
 

@@ -27,9 +27,12 @@ def has_api_key(request: httputil.HTTPServerRequest) -> bool:
 class KeyedRequests(web.RequestHandler):
     """Code calling the platform back through the lab (a job, a kernel's experiment) sends
     ``Authorization: ApiKey <key>`` and no XSRF token: such a request skips Jupyter's XSRF
-    check, as Jupyter's own token-authenticated ones do (a page of another site cannot
-    send that header without a CORS preflight, which the lab refuses). The platform checks
-    the key itself, and a bad key is refused, never taken for the Jupyter user."""
+    check, as Jupyter's own token-authenticated ones do. XSRF is about the cookie acting for
+    a page of another site; here it never does: the platform checks the key itself and acts
+    as the key's owner, and a bad key is refused (401), never taken for the Jupyter user
+    (``local_actor``). A cross-site page cannot even send that header without a CORS
+    preflight, which the lab refuses unless ``ServerApp.allow_origin`` lets that site in.
+    Requests without the header (cookie-only) keep Jupyter's check."""
 
     def check_xsrf_cookie(self) -> None:
         if has_api_key(self.request):

@@ -1,10 +1,13 @@
 """TensorBoard over an experiment's run, served through the lab (both modes).
 
 ``POST <base_url>hopsworks/tensorboard {project?, run}`` starts a real ``tensorboard`` process
-(loopback only) with ``--logdir`` the run folder ``Experiments/<run>`` of the project and
-``--path_prefix`` its public path ``<base_url>hopsworks/tensorboard/<id>``, which a
+(on a Unix socket in a folder only the server's user may enter) with ``--logdir`` the run
+folder ``Experiments/<run>`` of the project and ``--path_prefix`` its public path
+``<base_url>hopsworks/tensorboard/<id>``, which a
 jupyter-server-proxy handler relays to it (Jupyter's authentication in front). One per run:
 a second POST answers the running one. ``GET`` lists them, ``DELETE .../<id>`` stops one.
+Not a loopback port: TensorBoard has no authentication of its own, and on a host running the
+lab servers of several projects any of their kernels could connect to a port.
 
 The proxy records each request against its TensorBoard; one that had none for
 ``TensorBoardManager.idle_timeout`` seconds is stopped. All are stopped when the server
@@ -25,7 +28,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,9 +41,10 @@ from typing import Any, Protocol
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.handlers import LocalProxyHandler
+from jupyter_server_proxy.unixsock import UnixResolver
 from tornado import web
-from tornado.httpclient import AsyncHTTPClient
 from tornado.ioloop import PeriodicCallback
+from tornado.simple_httpclient import SimpleAsyncHTTPClient
 from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
@@ -54,14 +57,15 @@ ROUTE = "hopsworks/tensorboard"
 # A run folder is "<id>_<name>"; anything else (a path, "..", a hidden name) is refused.
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 # Left out of TensorBoard's environment: credentials it has no use for.
-SECRET_ENV = (ENV_API_KEY, "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
-START_ATTEMPTS = 3  # ports tried (one may be taken between choosing and binding it)
+SECRET_ENV = (ENV_API_KEY, "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTER_TOKEN")
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 4000  # characters of TensorBoard's output in an error
 
 # Runs TensorBoard in a child that dies with the lab server even when the server is killed:
 # the kernel sends SIGTERM when the parent goes (Linux; elsewhere atexit only). It runs
 # TensorBoard's own entry point in the same interpreter, so the setting stays in force.
+# TensorBoard binds a "unix://" host (werkzeug does) but then formats its URL with an int
+# port: it is given one that names no TCP port.
 ORPHAN_GUARD = """\
 import ctypes, os, signal, sys
 try:
@@ -71,6 +75,10 @@ except (OSError, AttributeError):
 if os.getppid() != int(sys.argv[1]):
     sys.exit(0)  # the server is already gone
 sys.argv = ["tensorboard", *sys.argv[2:]]
+from tensorboard import program
+program.WerkzeugServer.get_url = lambda self: (
+    "http://localhost:0" + (self._flags.path_prefix or "") + "/"
+)
 from tensorboard.main import run_main
 run_main()
 """
@@ -100,15 +108,16 @@ def public_prefix(base_url: str, tb_id: str) -> str:
 
 def tensorboard_command(
     logdir: str,
-    port: int,
+    socket_path: str,
     path_prefix: str,
     *,
     reload_interval: float,
     parent_pid: int,
     python: str = sys.executable,
 ) -> list[str]:
-    """The TensorBoard process: loopback only, under ``path_prefix``; every event file of a
-    trial is polled (a trial's own writer and the HParams writer each keep one)."""
+    """The TensorBoard process: on the Unix socket ``socket_path`` only, under
+    ``path_prefix``; every event file of a trial is polled (a trial's own writer and the
+    HParams writer each keep one)."""
     return [
         python,
         "-c",
@@ -117,9 +126,9 @@ def tensorboard_command(
         "--logdir",
         logdir,
         "--host",
-        "127.0.0.1",
+        f"unix://{socket_path}",
         "--port",
-        str(port),
+        "0",  # unused with a Unix socket
         "--path_prefix",
         path_prefix,
         "--reload_interval",
@@ -148,12 +157,6 @@ def idle(last_activity: Mapping[str, float], now: float, timeout: float) -> list
 
 def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- where runs are --------------------------------------------------------------------------
@@ -221,7 +224,7 @@ class PlatformRunFolders:
         if actor is None:
             raise LabError(401, "unauthenticated", "sign in to Jupyter first")
         try:
-            self.platform.projects.get(actor, project)
+            self.platform.experiments.check_read(actor, project, run)
         except PlatformError as e:
             raise LabError(e.status, e.code, e.message) from e
         storage = self.platform.storage
@@ -241,7 +244,7 @@ class TensorBoard:
     project: str
     run: str
     logdir: str
-    port: int
+    socket: str  # the Unix socket it listens on
     url: str
     process: subprocess.Popen
     log_path: str
@@ -349,45 +352,43 @@ class TensorBoardManager(LoggingConfigurable):
         tb_id = uuid.uuid4().hex[:12]
         prefix = public_prefix(self.base_url, tb_id)
         log_path = os.path.join(self._tmp, f"{tb_id}.log")
-        for attempt in range(START_ATTEMPTS):
-            port = free_port()
-            command = tensorboard_command(
-                logdir,
-                port,
-                prefix,
-                reload_interval=self.reload_interval,
-                parent_pid=os.getpid(),
+        # in the server's 0700 temporary folder: other users cannot connect to it
+        socket_path = os.path.join(self._tmp, f"{tb_id}.sock")
+        command = tensorboard_command(
+            logdir,
+            socket_path,
+            prefix,
+            reload_interval=self.reload_interval,
+            parent_pid=os.getpid(),
+        )
+        with open(log_path, "wb") as log:
+            # From the event loop's thread: PR_SET_PDEATHSIG follows the thread that
+            # forked, and this one lives as long as the server.
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self._tmp,
+                env=tensorboard_env(os.environ),
+                start_new_session=True,
             )
-            with open(log_path, "wb") as log:
-                # From the event loop's thread: PR_SET_PDEATHSIG follows the thread that
-                # forked, and this one lives as long as the server.
-                process = subprocess.Popen(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self._tmp,
-                    env=tensorboard_env(os.environ),
-                    start_new_session=True,
-                )
-            tb = TensorBoard(tb_id, project, run, logdir, port, prefix + "/", process, log_path)
-            if await self._ready(tb):
-                tb.last_activity = time.time()  # idle from now on, not from the launch
-                self._by_id[tb_id] = tb
-                self.log.info(
-                    "hopsworks-lab: TensorBoard %s for %s/%s (pid %d) at %s",
-                    tb_id,
-                    project,
-                    run,
-                    process.pid,
-                    tb.url,
-                )
-                return tb
-            output = _log_tail(log_path)
-            await self._terminate(process)
-            if "already in use" in output and attempt + 1 < START_ATTEMPTS:
-                continue  # the port was taken meanwhile
-            break
+        tb = TensorBoard(tb_id, project, run, logdir, socket_path, prefix + "/", process, log_path)
+        if await self._ready(tb):
+            tb.last_activity = time.time()  # idle from now on, not from the launch
+            self._by_id[tb_id] = tb
+            self.log.info(
+                "hopsworks-lab: TensorBoard %s for %s/%s (pid %d) at %s",
+                tb_id,
+                project,
+                run,
+                process.pid,
+                tb.url,
+            )
+            return tb
+        output = _log_tail(log_path)
+        await self._terminate(process)
+        self._remove_files(tb)
         raise LabError(
             500,
             "tensorboard_failed",
@@ -396,20 +397,23 @@ class TensorBoardManager(LoggingConfigurable):
 
     async def _ready(self, tb: TensorBoard) -> bool:
         """True once TensorBoard answers; False when it exits or takes too long."""
-        client = AsyncHTTPClient()
-        url = f"http://127.0.0.1:{tb.port}{tb.url}data/environment"
+        client = SimpleAsyncHTTPClient(force_instance=True, resolver=UnixResolver(tb.socket))
+        url = f"http://localhost{tb.url}data/environment"
         deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if not tb.alive():
-                return False
-            try:
-                r = await client.fetch(url, raise_error=False, request_timeout=5)
-                if r.code == 200:
-                    return True
-            except OSError:
-                pass  # not listening yet
-            await asyncio.sleep(0.2)
-        return False
+        try:
+            while time.monotonic() < deadline:
+                if not tb.alive():
+                    return False
+                try:
+                    r = await client.fetch(url, raise_error=False, request_timeout=5)
+                    if r.code == 200:
+                        return True
+                except OSError:
+                    pass  # not listening yet
+                await asyncio.sleep(0.2)
+            return False
+        finally:
+            client.close()
 
     # -- stop ------------------------------------------------------------------------------
     async def stop(self, tb_id: str) -> bool:
@@ -417,7 +421,7 @@ class TensorBoardManager(LoggingConfigurable):
         if tb is None:
             return False
         await self._terminate(tb.process)
-        self._remove_log(tb)
+        self._remove_files(tb)
         self.log.info("hopsworks-lab: stopped TensorBoard %s (%s/%s)", tb_id, tb.project, tb.run)
         return True
 
@@ -443,13 +447,14 @@ class TensorBoardManager(LoggingConfigurable):
             except subprocess.TimeoutExpired:
                 _signal_group(tb.process, signal.SIGKILL)
                 tb.process.wait()
-            self._remove_log(tb)
+            self._remove_files(tb)
         with contextlib.suppress(OSError):
             os.rmdir(self._tmp)
 
-    def _remove_log(self, tb: TensorBoard) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(tb.log_path)
+    def _remove_files(self, tb: TensorBoard) -> None:
+        for path in (tb.log_path, tb.socket):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def _forget_exited(self) -> None:
         for tb_id, tb in list(self._by_id.items()):
@@ -463,7 +468,7 @@ class TensorBoardManager(LoggingConfigurable):
                     _log_tail(tb.log_path)[-500:],
                 )
                 del self._by_id[tb_id]
-                self._remove_log(tb)
+                self._remove_files(tb)
 
     # -- idle ones -------------------------------------------------------------------------
     def _start_culling(self) -> None:
@@ -562,12 +567,14 @@ class TensorBoardProxyHandler(LocalProxyHandler):
     tb_id = ""
 
     def _port(self, tb_id: str) -> int:
+        """Aim the proxy at the TensorBoard's Unix socket (the port only fills the URL)."""
         tb = self.settings["hopsworks_tensorboards"].get(tb_id)
         if tb is None:
             raise web.HTTPError(404, f"no TensorBoard {tb_id!r} (stopped, or never started)")
         self.tb_id = tb_id
         self.proxy_base = url_path_join(ROUTE, tb_id)
-        return tb.port
+        self.unix_socket = tb.socket
+        return 80
 
     async def http_get(self, tb_id: str, path: str) -> Any:  # type: ignore[override]
         return await self.proxy(self._port(tb_id), path)

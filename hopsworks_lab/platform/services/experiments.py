@@ -68,6 +68,8 @@ INT_MAX = 2**31 - 1
 # -- views ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TrialView:
+    """A trial as answered, and as checked from a request (``trial_record``)."""
+
     trial: str
     index: int
     params: dict[str, Any]
@@ -304,28 +306,10 @@ def _trials_total(value: Any) -> int | None:
     return None if value is None else _integer("trials_total", value, 0, TOTAL_MAX)
 
 
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial as checked from a request."""
-
-    trial: str
-    index: int
-    params: dict[str, Any]
-    state: TrialState
-    metric: float | None
-    metrics: dict[str, Any]
-    history: list[list[float]]
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_s: float | None
-    error: str | None
-    outputs: list[str]
+_TRIAL_FIELDS = frozenset(TrialView.__dataclass_fields__)
 
 
-_TRIAL_FIELDS = frozenset(TrialRecord.__dataclass_fields__)
-
-
-def trial_record(where: str, body: Any) -> TrialRecord:
+def trial_record(where: str, body: Any) -> TrialView:
     """A trial from its JSON (``where`` names it in errors). The duration, when not given,
     is that from ``started_at`` to ``finished_at``."""
     if not isinstance(body, dict):
@@ -375,7 +359,7 @@ def trial_record(where: str, body: Any) -> TrialRecord:
         raise _invalid(f"{where}/duration_s", "must not be negative")
     if duration is None and started is not None and finished is not None:
         duration = max(0.0, (finished - started).total_seconds())
-    return TrialRecord(
+    return TrialView(
         trial,
         _integer(f"{where}/index", body["index"], 0, INT_MAX),
         _json_object(f"{where}/params", body.get("params")),
@@ -391,7 +375,7 @@ def trial_record(where: str, body: Any) -> TrialRecord:
     )
 
 
-def trial_batch(trials: Any) -> list[TrialRecord]:
+def trial_batch(trials: Any) -> list[TrialView]:
     """A whole batch, checked before anything is written. Upserts apply in order: of two
     entries for one trial, the later wins (as two calls would)."""
     if not isinstance(trials, list) or len(trials) > BATCH_MAX:
@@ -445,6 +429,21 @@ class ExperimentService:
 
     def _run_dir(self, project: str, run: str) -> str:
         return f"{self.storage.dataset_dir(project, EXPERIMENTS)}/{run}"
+
+    def _to_change(
+        self,
+        s: Session,
+        actor: Actor,
+        project: str,
+        experiment_id: int,
+        action: str,
+        owner_too: bool,
+    ) -> Experiment:
+        """The experiment, locked, once ``actor`` may do ``action`` to it (refusals audited)."""
+        acc = self.access.check(s, actor, project, action, scope="job", target=str(experiment_id))
+        e = self._experiment(s, acc.project.id, experiment_id, lock=True)
+        self._may_change(actor, acc.role, e, action, project, owner_too=owner_too)
+        return e
 
     def _may_change(
         self,
@@ -517,6 +516,13 @@ class ExperimentService:
             )
             counts, now = _counts(s, [e.id for e in rows]), self.clock()
             return [_view(e, project, counts[e.id], now) for e in rows], total
+
+    def check_read(self, actor: Actor, project: str, run: str) -> None:
+        """Refuse (audited) unless ``actor`` may read the project's experiments: what
+        TensorBoard over a run folder needs (a member; an administrator who is not one may
+        not, as with the records and the files)."""
+        with self.audit.transaction() as s:
+            self.access.check(s, actor, project, "experiment.read", scope="job", target=run)
 
     def get(self, actor: Actor, project: str, experiment_id: int) -> ExperimentView:
         """The experiment with its trials (by index)."""
@@ -604,11 +610,7 @@ class ExperimentService:
         total = _trials_total(fields.get("trials_total"))
         target = str(experiment_id)
         with self.audit.transaction() as s:
-            acc = self.access.check(
-                s, actor, project, "experiment.update", scope="job", target=target
-            )
-            e = self._experiment(s, acc.project.id, experiment_id, lock=True)
-            self._may_change(actor, acc.role, e, "experiment.update", project, owner_too=True)
+            e = self._to_change(s, actor, project, experiment_id, "experiment.update", True)
             if e.state is not ExperimentState.RUNNING:
                 raise Conflict(
                     f"experiment {e.id} has ended ({e.state.value}): it changes no more",
@@ -658,11 +660,7 @@ class ExperimentService:
         end are)."""
         records = trial_batch(trials)
         with self.audit.transaction() as s:
-            acc = self.access.check(
-                s, actor, project, "experiment.trials", scope="job", target=str(experiment_id)
-            )
-            e = self._experiment(s, acc.project.id, experiment_id, lock=True)
-            self._may_change(actor, acc.role, e, "experiment.trials", project, owner_too=False)
+            e = self._to_change(s, actor, project, experiment_id, "experiment.trials", False)
             if e.state is not ExperimentState.RUNNING:
                 raise Conflict(
                     f"experiment {e.id} has ended ({e.state.value}): no more trials",
@@ -694,11 +692,7 @@ class ExperimentService:
         Data Owner); 409 while it runs (PATCH it to KILLED first)."""
         target = str(experiment_id)
         with self.audit.transaction() as s:
-            acc = self.access.check(
-                s, actor, project, "experiment.delete", scope="job", target=target
-            )
-            e = self._experiment(s, acc.project.id, experiment_id, lock=True)
-            self._may_change(actor, acc.role, e, "experiment.delete", project, owner_too=True)
+            e = self._to_change(s, actor, project, experiment_id, "experiment.delete", True)
             if e.state is ExperimentState.RUNNING:
                 raise Conflict(
                     f"experiment {e.id} is running: set it KILLED first",
@@ -712,7 +706,7 @@ class ExperimentService:
                 after_commit(s, lambda: os.unlink(path))
             elif self.storage.exists(path):
                 size, files = self.storage.usage(path)
-                self.quotas.reserve(s, acc.project.id, -size, -files)
+                self.quotas.reserve(s, e.project_id, -size, -files)
                 self.datasets.trash_in(s, path)
             s.execute(delete(ExperimentTrial).where(ExperimentTrial.experiment_id == e.id))
             s.delete(e)
