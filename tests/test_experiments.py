@@ -26,7 +26,7 @@ from test_auth import add_user
 
 import hopsworks_lab
 from hopsworks_lab import experiment
-from hopsworks_lab.experiments import earlystop, progress, space, store, trial
+from hopsworks_lab.experiments import earlystop, progress, runner, space, store, trial
 from hopsworks_lab.experiments.context import current_logdir, trial_logdir
 from hopsworks_lab.experiments.session import Session
 from hopsworks_lab.platform import Platform
@@ -535,6 +535,15 @@ def test_progress_text_and_widget() -> None:
     assert (widget.bar.value, widget.bar.max) == (7, 10) and "best 0.93" in widget.label.value
     widget.close("FINISHED", counts)
     assert widget.bar.bar_style == "success" and "FINISHED" in widget.label.value
+
+
+def test_the_pool_is_sized_by_the_servers_cpus() -> None:
+    cores = os.cpu_count() or 1
+    assert runner.default_workers({}) == cores
+    assert runner.default_workers({"CPU_LIMIT": "1.0"}) == 1  # the spawner's, from the form
+    assert runner.default_workers({"CPU_LIMIT": str(cores + 8)}) == cores  # no more than here
+    assert runner.default_workers({"CPU_LIMIT": "0.5"}) == 1
+    assert runner.default_workers({"CPU_LIMIT": "lots"}) == cores
 
 
 def test_bad_options_are_refused_before_anything_runs() -> None:

@@ -220,6 +220,8 @@ def test_gpus_are_allocated_and_a_killed_server_is_cleaned_up(hub: Hub) -> None:
     )
     env = proc.info["environ"]
     assert env["CUDA_VISIBLE_DEVICES"] in ("0", "1")
+    assert env["CPU_LIMIT"] == "1.0"  # the form's driver cores: local experiment pools' size
+    assert env["HOPSWORKS_LAB_PROJECT_DIR"].endswith(f"/Projects/{project}")
     admin = hub.platform("admin", ADMIN_PASSWORD)
     held = [g for g in admin.get(hub.api + "gpus").json()["items"] if g["allocation_id"]]
     assert [g["id"] for g in held] == [env["CUDA_VISIBLE_DEVICES"]]

@@ -33,6 +33,18 @@ def active_spark() -> Any:
     return SparkSession.getActiveSession()
 
 
+def default_workers(environ: Any = None) -> int:
+    """The local pool's size: the CPUs the lab server was given (JupyterHub's ``CPU_LIMIT``,
+    set by the spawner from the form's cores), at most this machine's; else its CPU count."""
+    env = os.environ if environ is None else environ
+    cores = os.cpu_count() or 1
+    try:
+        limit = int(float(env.get("CPU_LIMIT", "")))
+    except ValueError:
+        return cores
+    return max(1, min(limit, cores))
+
+
 def lost(index: int, params: dict[str, Any], why: str) -> dict[str, Any]:
     """The record of a trial whose process died before it could report."""
     t = now_iso()
@@ -63,7 +75,7 @@ class Runner:
         if workers is not None and (not isinstance(workers, int) or workers < 1):
             raise ValueError(f"workers must be a positive int, not {workers!r}")
         self.spark = spark
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or default_workers()
         self._pool: ProcessPoolExecutor | None = None
         self.cancelled = False
         self._group = f"hopsworks-lab-experiment-{secrets.token_hex(4)}"

@@ -133,6 +133,9 @@ class ProjectSpawner(LocalProcessSpawner):
         if self.notebook_dir:  # local storage: experiments write the project's folder directly
             self.environment[ENV_PROJECT_DIR] = os.path.dirname(self.notebook_dir.rstrip("/"))
         self._idle_seconds = opts.idle_hours * 3600
+        # the CPUs allocated to the server, as JupyterHub's CPU_LIMIT in its environment:
+        # what a local experiment's process pool sizes itself by
+        self.cpu_limit = float(opts.driver_cores)
         return await super().start()
 
     @property
