@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import pwd
+import secrets
+import shutil
+import string
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +28,7 @@ from hopsworks_lab.api import make_app
 from hopsworks_lab.platform import Platform, PlatformConfig
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
 from hopsworks_lab.platform.db import make_engine, migrate
+from hopsworks_lab.platform.isolation import missing_tools
 from hopsworks_lab.testing import ServerThread
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -140,3 +147,54 @@ def anon(server: str) -> Client:
 @pytest.fixture
 def admin(anon: Client) -> Client:
     return anon.login("admin", ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def posix(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[dict[str, Any]]:
+    """As root, on a platform with OS isolation: a project (``demo<tag>``) whose Data Owner
+    is alice and Data Scientist bob (both with password ``secret-pass-1``); their Unix
+    users and groups are removed afterwards."""
+    need(os.geteuid() == 0, "OS isolation needs root")
+    need(not missing_tools(), f"isolation tools missing: {missing_tools()}")
+    tag = "".join(secrets.choice(string.ascii_lowercase) for _ in range(5))
+    base = Path(tempfile.mkdtemp(prefix="hwl-posix-"))
+    base.chmod(0o711)
+    monkeypatch.setenv(ENV_ADMIN_PASSWORD, ADMIN_PASSWORD)
+    config = PlatformConfig(
+        home=str(base / "home"),
+        db_url=db_url,
+        storage_url=f"file://{base / 'storage'}",
+        isolation="posix",
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+    )
+    platform, _ = Platform.init(config)
+    (base / "storage").chmod(0o711)
+    project, user, pw = f"demo{tag}", f"bob{tag}", "secret-pass-1"
+    with ServerThread(make_app(platform)) as url:
+        admin = Client(url).login("admin", ADMIN_PASSWORD)
+        for name in (f"alice{tag}", user):
+            r = admin.post("api/users", json={"username": name, "password": pw})
+            assert r.status_code == 201, r.text
+        alice = Client(url).login(f"alice{tag}", pw)
+        bob = Client(url).login(user, pw)
+        try:
+            assert alice.post("api/projects", json={"name": project}).status_code == 201
+            r = alice.post(
+                f"api/projects/{project}/members",
+                json={"username": user, "role": "DATA_SCIENTIST"},
+            )
+            assert r.status_code == 201
+            yield {"platform": platform, "alice": alice, "bob": bob, "project": project,
+                   "user": user}  # fmt: skip
+        finally:
+            alice.delete(f"api/projects/{project}")
+            platform.close()
+            for entry in pwd.getpwall():
+                if tag in entry.pw_gecos:
+                    subprocess.run(["userdel", entry.pw_name], capture_output=True)
+            with open("/etc/group") as f:
+                for line in f:
+                    if tag in line.split(":", 1)[0]:
+                        subprocess.run(["groupdel", line.split(":", 1)[0]], capture_output=True)
+            shutil.rmtree(base, ignore_errors=True)

@@ -10,31 +10,25 @@ import os
 import pwd
 import secrets
 import shutil
-import string
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ADMIN_PASSWORD, Client, need
+from conftest import Client
 from sqlalchemy import func, select
 from test_auth import add_user
 
 import hopsworks_lab
-from hopsworks_lab.api import make_app
 from hopsworks_lab.client import RestAPIError
 from hopsworks_lab.client.experiments import batches, trial_body
-from hopsworks_lab.platform import Platform, PlatformConfig
+from hopsworks_lab.platform import Platform
 from hopsworks_lab.platform.actor import Actor
-from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
-from hopsworks_lab.platform.isolation import missing_tools, unix_user
+from hopsworks_lab.platform.isolation import unix_user
 from hopsworks_lab.platform.models import Experiment, ExperimentTrial, Principal
 from hopsworks_lab.platform.services.credentials import PROJECT_USER_SCOPES
 from hopsworks_lab.platform.services.experiments import trial_record
 from hopsworks_lab.server.context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
-from hopsworks_lab.testing import ServerThread
 
 PW = "secret-pass-1"
 BASE = "api/projects/demo/experiments"
@@ -437,52 +431,6 @@ def test_trial_record_is_checked_by_value() -> None:
 
 
 # -- as root: the project-user's Unix account writes in the run's folder -----------------------
-@pytest.fixture
-def posix(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[dict[str, Any]]:
-    need(os.geteuid() == 0, "OS isolation needs root")
-    need(not missing_tools(), f"isolation tools missing: {missing_tools()}")
-    tag = "".join(secrets.choice(string.ascii_lowercase) for _ in range(5))
-    base = Path(tempfile.mkdtemp(prefix="hwl-exp-"))
-    base.chmod(0o711)
-    monkeypatch.setenv(ENV_ADMIN_PASSWORD, ADMIN_PASSWORD)
-    config = PlatformConfig(
-        home=str(base / "home"),
-        db_url=db_url,
-        storage_url=f"file://{base / 'storage'}",
-        isolation="posix",
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-    )
-    platform, _ = Platform.init(config)
-    (base / "storage").chmod(0o711)
-    project, user = f"demo{tag}", f"bob{tag}"
-    with ServerThread(make_app(platform)) as url:
-        admin = Client(url).login("admin", ADMIN_PASSWORD)
-        add_user(admin, f"alice{tag}", PW)
-        add_user(admin, user, PW)
-        alice = Client(url).login(f"alice{tag}", PW)
-        bob = Client(url).login(user, PW)
-        try:
-            assert alice.post("api/projects", json={"name": project}).status_code == 201
-            r = alice.post(
-                f"api/projects/{project}/members",
-                json={"username": user, "role": "DATA_SCIENTIST"},
-            )
-            assert r.status_code == 201
-            yield {"platform": platform, "bob": bob, "project": project, "user": user}
-        finally:
-            alice.delete(f"api/projects/{project}")
-            platform.close()
-            for entry in pwd.getpwall():
-                if tag in entry.pw_gecos:
-                    subprocess.run(["userdel", entry.pw_name], capture_output=True)
-            with open("/etc/group") as f:
-                for line in f:
-                    if tag in line.split(":", 1)[0]:
-                        subprocess.run(["groupdel", line.split(":", 1)[0]], capture_output=True)
-            shutil.rmtree(base, ignore_errors=True)
-
-
 def test_the_project_users_account_writes_in_the_run_folder(posix: dict[str, Any]) -> None:
     platform, bob, project = posix["platform"], posix["bob"], posix["project"]
     r = bob.post(f"api/projects/{project}/experiments", json={"name": "x", "kind": "launch"})

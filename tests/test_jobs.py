@@ -10,13 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pwd
-import secrets
 import shutil
 import signal
-import string
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,21 +21,19 @@ from typing import Any
 import nbformat
 import psutil
 import pytest
-from conftest import ADMIN_PASSWORD, Client, need
+from conftest import Client, need
 from sqlalchemy import select
 from test_auth import add_user
 
-from hopsworks_lab.api import make_app
 from hopsworks_lab.jobs import spark
 from hopsworks_lab.jobs.runner import ProcessRunner
 from hopsworks_lab.platform import Platform, PlatformConfig
 from hopsworks_lab.platform.actor import Actor
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
-from hopsworks_lab.platform.isolation import missing_tools, unix_user
+from hopsworks_lab.platform.isolation import unix_user
 from hopsworks_lab.platform.models import ApiKey, Execution, ExecutionState, Job
 from hopsworks_lab.platform.services import jobs as jobs_service
 from hopsworks_lab.server import context
-from hopsworks_lab.testing import ServerThread
 
 PW = "secret-pass-1"
 LIVE = ("INITIALIZING", "RUNNING")
@@ -567,53 +561,6 @@ def test_utf8_chunks_end_on_whole_characters() -> None:
 
 
 # -- as root: the execution runs as the project-user's Unix account ----------------------------
-@pytest.fixture
-def posix(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[dict[str, Any]]:
-    need(os.geteuid() == 0, "OS isolation needs root")
-    need(not missing_tools(), f"isolation tools missing: {missing_tools()}")
-    tag = "".join(secrets.choice(string.ascii_lowercase) for _ in range(5))
-    base = Path(tempfile.mkdtemp(prefix="hwl-jobs-"))
-    base.chmod(0o711)
-    monkeypatch.setenv(ENV_ADMIN_PASSWORD, ADMIN_PASSWORD)
-    config = PlatformConfig(
-        home=str(base / "home"),
-        db_url=db_url,
-        storage_url=f"file://{base / 'storage'}",
-        isolation="posix",
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-    )
-    platform, _ = Platform.init(config)
-    (base / "storage").chmod(0o711)
-    project, user = f"demo{tag}", f"bob{tag}"
-    with ServerThread(make_app(platform)) as url:
-        admin = Client(url).login("admin", ADMIN_PASSWORD)
-        add_user(admin, f"alice{tag}", PW)
-        add_user(admin, user, PW)
-        alice = Client(url).login(f"alice{tag}", PW)
-        bob = Client(url).login(user, PW)
-        try:
-            assert alice.post("api/projects", json={"name": project}).status_code == 201
-            r = alice.post(
-                f"api/projects/{project}/members",
-                json={"username": user, "role": "DATA_SCIENTIST"},
-            )
-            assert r.status_code == 201
-            yield {"platform": platform, "alice": alice, "bob": bob, "project": project,
-                   "user": user}  # fmt: skip
-        finally:
-            alice.delete(f"api/projects/{project}")
-            platform.close()
-            for entry in pwd.getpwall():
-                if tag in entry.pw_gecos:
-                    subprocess.run(["userdel", entry.pw_name], capture_output=True)
-            with open("/etc/group") as f:
-                for line in f:
-                    if tag in line.split(":", 1)[0]:
-                        subprocess.run(["groupdel", line.split(":", 1)[0]], capture_output=True)
-            shutil.rmtree(base, ignore_errors=True)
-
-
 def test_an_execution_runs_as_the_submitters_project_user(posix: dict[str, Any]) -> None:
     alice, bob, project = posix["alice"], posix["bob"], posix["project"]
     script = (
