@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
@@ -686,6 +687,147 @@ def test_experiments_run_trials_chart_traceback_tensorboard(
     expect(theirs).to_have_attribute("data-state", "FINISHED")
     assert alice.call("GET", "projects/demo/experiments").json()["items"][0]["run"] == run
     assert folder.is_dir()
+
+
+# What a data scientist types into a notebook of alice's lab: a login with her project-user
+# key, a training function defined in the notebook (a real ``__main__`` function that travels
+# to the pool's processes by value, through cloudpickle), a grid search over 2 processes with
+# the progress widget, and TensorBoard over the run. HOPSWORKS_LAB_PROJECT_DIR is left unset
+# (a standalone lab's kernels have none): the trials write a scratch folder and upload it.
+NOTEBOOK_CELLS = [
+    """import hopsworks_lab
+from hopsworks_lab import experiment, tensorboard
+
+with open({key_path!r}) as f:
+    project = hopsworks_lab.login(
+        host={host!r}, project="demo", api_key_value=f.read().strip())
+project.name""",
+    """import time
+
+ACCURACY = {{(0.1, 1): 0.61, (0.1, 2): 0.72, (0.01, 1): 0.875, (0.01, 2): 0.8}}
+
+def train(lr, layers, reporter):
+    for step in range(4):
+        reporter.broadcast(metric=ACCURACY[(lr, layers)] * (step + 1) / 4, step=step)
+        time.sleep(1)
+    return {{"metric": ACCURACY[(lr, layers)], "loss": 1 - ACCURACY[(lr, layers)]}}""",
+    """logdir, params, result = experiment.grid_search(
+    train, {{"lr": [0.1, 0.01], "layers": [1, 2]}}, direction="max", name="nb-grid", workers=2)
+params""",
+    "tensorboard.visualize(logdir)",
+]
+
+
+def _cell_outputs(cell: Any) -> str:
+    return cell.locator(".jp-OutputArea").inner_text()
+
+
+def test_notebook_grid_search_widget_and_tensorboard(as_alice: Session, alice: Lab) -> None:
+    """In a notebook of alice's lab, run in its real kernel: login, a training function
+    defined there, ``experiment.grid_search(..., workers=2)`` with its ipywidgets progress bar
+    rendered by the lab, the best params as the cell's value, then ``tensorboard.visualize``'s
+    link to a TensorBoard served through the lab."""
+    import nbformat
+    from playwright.sync_api import expect
+
+    s = as_alice
+    key_path = str(alice.home.parent / KERNEL_KEY)
+    sources = [c.format(key_path=key_path, host=f"{alice.url}hopsworks/") for c in NOTEBOOK_CELLS]
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(c) for c in sources],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    name = "notebook-experiment.ipynb"
+    r = requests.put(
+        f"{alice.url}api/contents/{name}",
+        json={"type": "notebook", "format": "json", "content": json.loads(nbformat.writes(nb))},
+        headers={"Authorization": f"token {alice.token}"},
+        timeout=30,
+    )
+    assert r.status_code in (200, 201), r.text
+
+    s.page.goto(f"{alice.url}lab/tree/{name}")
+    # the notebook's panel: the one shown (the workspace may have restored others)
+    panel = s.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    cells = panel.locator(".jp-Notebook .jp-CodeCell")
+    expect(cells).to_have_count(len(sources), timeout=60_000)
+    expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
+        "data-status", "idle", timeout=60_000
+    )
+
+    def run(i: int) -> Any:
+        cell = cells.nth(i)
+        cell.locator(".jp-InputArea-editor").click()
+        s.page.keyboard.press("Shift+Enter")
+        return cell
+
+    def done(cell: Any, timeout: float) -> None:
+        expect(cell.locator(".jp-InputPrompt")).to_have_text(
+            re.compile(r"\[\d+\]:"), timeout=timeout
+        )
+        errors = cell.locator(
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'
+        )
+        assert errors.count() == 0, _cell_outputs(cell)
+
+    login = run(0)
+    done(login, 60_000)
+    expect(login.locator(".jp-OutputArea-output")).to_contain_text("'demo'")
+    done(run(1), 30_000)
+
+    search = run(2)
+    # The progress bar (ipywidgets 8: .widget-hprogress), rendered by the lab's widget
+    # manager while the trials run (2 batches of 4 s each).
+    widget = search.locator(".jp-OutputArea-output .widget-hprogress")
+    expect(widget).to_be_visible(timeout=60_000)
+    assert search.locator(".jp-InputPrompt").inner_text().strip() == "[*]:"
+    # updated from the kernel's background thread as trials end, before the cell is done
+    label = search.locator(".jp-OutputArea-output .widget-html")
+    expect(label).to_contain_text("2/4 trials done", timeout=60_000)
+    assert search.locator(".jp-InputPrompt").inner_text().strip() == "[*]:"
+    s.page.screenshot(path=str(ARTIFACTS / "notebook-experiment-running.png"))
+    done(search, 300_000)
+    expect(label).to_contain_text("FINISHED", timeout=UI_TIMEOUT_MS)
+    expect(label).to_contain_text("4/4 trials done")
+    expect(label).to_contain_text("best 0.875 (trial_0002)")
+    expect(widget.locator(".progress-bar-success")).to_have_count(1)
+    # the cell's value: the best trial's hyperparameters
+    expect(search.locator(".jp-OutputArea-executeResult")).to_contain_text(
+        "{'lr': 0.01, 'layers': 1}"
+    )
+
+    board = run(3)
+    done(board, 180_000)
+    link = board.locator(".jp-OutputArea-output a", has_text="TensorBoard")
+    expect(link).to_be_visible()
+    href = link.get_attribute("href")
+    base = urlsplit(alice.url).path
+    assert href is not None and re.fullmatch(
+        re.escape(f"{base}hopsworks/tensorboard/") + r"[^/]+/", href
+    ), href
+    s.page.screenshot(path=str(ARTIFACTS / "notebook-experiment.png"), full_page=True)
+    r = requests.get(
+        urljoin(alice.url, href), headers={"Authorization": f"token {alice.token}"}, timeout=60
+    )
+    assert r.status_code == 200 and "TensorBoard" in r.text, r.status_code
+
+    # The run, recorded in the platform and uploaded to demo's Experiments dataset.
+    experiments = alice.call("GET", "projects/demo/experiments").json()["items"]
+    mine = next(e for e in experiments if e["name"] == "nb-grid")
+    assert mine["state"] == "FINISHED" and mine["best_metric"] == 0.875, mine
+    assert mine["best_trial"] == "trial_0002", mine
+    folder = alice.home / "storage" / "Projects" / "demo" / "Experiments" / mine["run"]
+    assert (folder / "summary.json").is_file()
+    assert (folder / "trial_0002" / "result.json").is_file()
+    # The sidebar's Experiments section shows it once refreshed (it polls only while a run
+    # it listed is running).
+    s.sidebar.get_by_role("button", name="Refresh", exact=True).click()
+    section = s.section("hwl-experiments-section")
+    item = section.locator(f'.hwl-experiment[data-run="{mine["run"]}"]')
+    expect(item).to_have_attribute("data-state", "FINISHED", timeout=UI_TIMEOUT_MS)
+    expect(item.locator(".hwl-experiment-best-metric")).to_have_text("0.875")
 
 
 def test_code_writes_through_the_lab_with_its_key_not_a_cookie(alice: Lab) -> None:
