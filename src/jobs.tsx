@@ -787,23 +787,10 @@ export class JobsPanel extends ActiveSectionWidget<JobsModel> {
     this.update();
   }
 
-  private async _create(): Promise<void> {
-    const project = this.model.state.project;
-    if (project === null) {
-      return;
-    }
-    const { showJobDialog } = await import('./jobDialogs');
-    const job = await showJobDialog({
-      client: this.sidebar.client,
-      project,
-      translator: this._translator
-    });
-    if (job !== null) {
-      await this.model.reload();
-    }
-  }
-
-  private async _edit(job: Job): Promise<void> {
+  /**
+   * The job dialog: a new job without `job`, else that job's edit.
+   */
+  private async _openJobDialog(job?: Job): Promise<void> {
     const project = this.model.state.project;
     if (project === null) {
       return;
@@ -872,7 +859,7 @@ export class JobsPanel extends ActiveSectionWidget<JobsModel> {
   }
 
   private _actions: IJobsActions = {
-    create: () => void this._create(),
+    create: () => void this._openJobDialog(),
     run: job => void this._run(job),
     stop: (job, execution) => void this.model.stop(job, execution),
     logs: (job, execution) => {
@@ -883,7 +870,7 @@ export class JobsPanel extends ActiveSectionWidget<JobsModel> {
     },
     toggleHistory: job => void this.model.toggleHistory(job),
     moreHistory: job => void this.model.moreHistory(job),
-    edit: job => void this._edit(job),
+    edit: job => void this._openJobDialog(job),
     schedule: job => void this._schedule(job),
     remove: job => void this._remove(job),
     showMore: () => this.model.showMore()
