@@ -346,10 +346,12 @@ class SlowIndex:
 
     def __init__(self) -> None:
         self.release = threading.Event()
-        release = self.release
+        self.requested = threading.Event()  # uv asked: what it prints before that is out
+        release, requested = self.release, self.requested
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                requested.set()
                 release.wait(60)
                 self.send_error(404)
 
@@ -393,6 +395,7 @@ def test_the_log_is_readable_while_it_runs_and_after(
     op = submit(alice, {"op": "install", "packages": ["hwl-slow"]})
     queued = submit(alice, {"op": "install", "packages": ["hwl-slow-too"]})  # waits its turn
     wait_running(alice, op)
+    assert slow_index.requested.wait(30)  # uv waits on the index: its log stands still
     r = bob.get(f"{OPS.format('demo')}/{op['id']}/log")
     assert r.headers["Content-Type"].startswith("text/plain")
     first = r.content
