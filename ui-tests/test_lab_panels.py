@@ -251,6 +251,8 @@ def test_members_add_change_remove(as_alice: Session, alice: Lab) -> None:
     expect(carol).to_be_visible(timeout=UI_TIMEOUT_MS)
     carol.locator("select").select_option("DATA_OWNER")
     expect(carol.locator("select")).to_have_value("DATA_OWNER")
+    # the row's role is the server's once the change came back (the select shows it at once)
+    expect(carol).to_have_attribute("data-role", "DATA_OWNER", timeout=UI_TIMEOUT_MS)
     roles = {
         m["username"]: m["role"] for m in alice.call("GET", "projects/demo/members").json()["items"]
     }
