@@ -111,10 +111,14 @@ class User(Base):
     )
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # TOTP: a secret is stored on enrolment and only enforced once confirmed.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # TOTP: a secret is stored on enrolment (encrypted with the master key, which the
+    # database does not hold) and only enforced once confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)  # refuses code replay
+    # Sessions carry the version they were issued under; a password change, a block or a
+    # lockout bumps it, so every earlier session stops working.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
