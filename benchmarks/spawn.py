@@ -411,8 +411,9 @@ def main() -> int:
             leftover_accounts(created)
         from hopsworks_lab.platform.isolation.names import unix_user
 
-        runtime = [Path(runtime_root) / f"hwl-home-{unix_user(p, USER)}" for p in created]
-        runtime.append(Path(runtime_root) / f"hwl-home-{USER}")  # when not isolated
+        # homes go when their server stops; a server killed with the hub leaves its own
+        runtime = [Path(runtime_root) / unix_user(p, USER) for p in created]
+        runtime += [Path(runtime_root) / f"{p}__{USER}" for p in created]  # when not isolated
         runtime = [p for p in runtime if p.exists()]
         if args.keep:
             print(f"# kept {base}" + "".join(f", {p}" for p in runtime))

@@ -146,7 +146,7 @@ def test_two_projects_two_servers_each_as_its_project_user(hub: Hub) -> None:
     token = hub_token(hub, "alice")
     for project in PROJECTS:
         spawn(hub, token, "alice", project)
-    keys = {}
+    keys, homes = {}, {}
     for project in PROJECTS:
         r = requests.get(
             hub.url + f"user/alice/{project}/api/status",
@@ -166,6 +166,12 @@ def test_two_projects_two_servers_each_as_its_project_user(hub: Hub) -> None:
         keys[project] = env["HOPSWORKS_LAB_API_KEY"]
         # its certificate: CN=project__user, the key opens with the password next to it
         certs = Path(env["HOPSWORKS_LAB_CERT_DIR"])
+        # the home: private, under the platform home's root-owned lab-homes (not /tmp)
+        homes[project] = Path(env["HOME"])
+        assert certs.is_relative_to(homes[project])
+        assert homes[project].parent.name == "lab-homes"
+        assert homes[project].parent.stat().st_mode & 0o777 == 0o711
+        assert homes[project].stat().st_mode & 0o777 == 0o700
         cert = x509.load_pem_x509_certificate((certs / "cert.pem").read_bytes())
         assert cert.subject.rfc4514_string().startswith(f"CN={project}__alice")
         serialization.load_pem_private_key(
@@ -201,6 +207,8 @@ def test_two_projects_two_servers_each_as_its_project_user(hub: Hub) -> None:
             break
         time.sleep(0.3)
     assert r.status_code == 401
+    assert not homes[PROJECTS[0]].exists()  # its home (key, password) went with it
+    assert homes[PROJECTS[1]].exists()
 
 
 def test_gpus_are_allocated_and_a_killed_server_is_cleaned_up(hub: Hub) -> None:

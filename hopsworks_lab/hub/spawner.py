@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 from typing import Any
 from urllib.parse import quote
 
@@ -14,10 +13,11 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Unicode
 
-from ..environ import ENV_CERT_DIR, ENV_PROJECT_DIR, ENV_SPARK_CONF
+from ..environ import ENV_CERT_DIR, ENV_PROJECT_DIR, ENV_ROLE, ENV_SPARK_CONF
 from ..platform.envs import layered_env
-from ..server.context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
+from ..server.context import ENV_API_KEY, ENV_PLATFORM_SOCKET, ENV_PLATFORM_URL, ENV_PROJECT
 from ..sparkmagic import server_spark
+from . import homes
 from .options import Limits, Options, OptionsError, from_form, render_form, spark_conf, validate
 
 
@@ -28,8 +28,17 @@ class ProjectSpawner(LocalProcessSpawner):
     platform_key = Unicode(
         help="Platform API key (admin scope) the hub acts with; written by `hopsworks-lab up`."
     ).tag(config=True)
+    platform_socket = Unicode(
+        "",
+        help="The platform's Unix socket (PlatformConfig.socket_path; written by "
+        "`hopsworks-lab up`), given to servers: their project-user key works only there.",
+    ).tag(config=True)
     runtime_root = Unicode(
-        "/tmp", help="Where each project-user gets a private HOME for Jupyter's own files."
+        "/var/lib/hopsworks-lab/lab-homes",
+        help="Where each server gets a private HOME (its certificate and key, Jupyter's and "
+        "Spark's settings), made fresh at every start and removed when it stops. Must be a "
+        "directory only the hub's account can write, on a path only root can change (checked "
+        "at every start; created 0711 if missing). `hopsworks-lab up` uses <home>/lab-homes.",
     ).tag(config=True)
     spark_master = Unicode(
         "",
@@ -41,6 +50,7 @@ class ProjectSpawner(LocalProcessSpawner):
     allocation_id: int | None = None
     _certificate: dict[str, str] | None = None
     _python_env: dict[str, str] | None = None  # the project's environment (credentials)
+    home_dir: str | None = None  # the running server's home (removed after it stops)
     _idle_seconds = 6 * 3600
 
     # -- the platform ---------------------------------------------------------------------
@@ -124,8 +134,10 @@ class ProjectSpawner(LocalProcessSpawner):
         self.environment.update(
             {
                 ENV_PLATFORM_URL: self.platform_url,
+                ENV_PLATFORM_SOCKET: self.platform_socket,
                 ENV_API_KEY: creds["key"],
                 ENV_PROJECT: opts.project,
+                ENV_ROLE: creds["role"],  # a Data Scientist's server hands no files out
                 ENV_SPARK_CONF: json.dumps(spark_conf(opts)),
                 "CUDA_VISIBLE_DEVICES": allocation["cuda_visible_devices"],
             }
@@ -151,7 +163,12 @@ class ProjectSpawner(LocalProcessSpawner):
 
     async def run_post_stop_hook(self) -> None:
         """After the server stopped, or died (the hub calls this either way, before it
-        clears the state): release its CPUs/GPUs and revoke its key."""
+        clears the state): remove its home (certificate and key), release its CPUs/GPUs and
+        revoke its key."""
+        try:
+            self._remove_home()
+        except Exception:  # still release and revoke; the next start clears it
+            self.log.exception("could not remove the home %s", self.home_dir)
         project = (self.user_options or {}).get("project")
         if project:
             await self._release(project, self.allocation_id, "stopped")
@@ -163,9 +180,17 @@ class ProjectSpawner(LocalProcessSpawner):
         super().run_post_stop_hook()
 
     # -- the process ---------------------------------------------------------------------------
-    def _home(self) -> str:
-        who = self.unix_user or self.user.name
-        return os.path.join(self.runtime_root, f"hwl-home-{who}")
+    def _home_name(self) -> str:
+        """The home is named after the principal the server runs as (one server each)."""
+        if self.unix_user:
+            return self.unix_user
+        return f"{(self.user_options or {}).get('project') or self.name}__{self.user.name}"
+
+    def _remove_home(self) -> None:
+        if self.home_dir:
+            root, name = os.path.split(self.home_dir)
+            homes.remove_home(root, name)
+            self.home_dir = None
 
     def make_preexec_fn(self, name: str) -> Any:
         if self.unix_user:
@@ -188,61 +213,39 @@ class ProjectSpawner(LocalProcessSpawner):
         return env
 
     def user_env(self, env: dict[str, str]) -> dict[str, str]:
-        home = self._home()
-        os.makedirs(home, mode=0o700, exist_ok=True)
-        if self.unix_user and os.geteuid() == 0:
-            entry = pwd.getpwnam(self.unix_user)
-            shutil.chown(home, entry.pw_uid, entry.pw_gid)
+        home, spark_env = self._make_home()
         env["HOME"] = home
         env["USER"] = self.unix_user or self.user.name
-        env[ENV_CERT_DIR] = self._write_certificate(home)
+        env[ENV_CERT_DIR] = os.path.join(home, homes.CERT_DIR)
         env["SHELL"] = "/bin/sh"
-        env.update(self._write_spark(home))
+        env.update(spark_env)
         return env
 
-    def _write_spark(self, home: str) -> dict[str, str]:
-        """sparkmagic's config and kernel, and in PySpark mode the kernels' startup file
-        (the server's account owns them); returns the variables that point at them."""
+    def _make_home(self) -> tuple[str, dict[str, str]]:
+        """A fresh private home with the project-user's certificate files, sparkmagic's
+        config and kernel, and in PySpark mode the kernels' startup file (all the server's
+        account's, nothing else in it); returns it and the variables that point into it."""
+        root = homes.ensure_root(self.runtime_root)
+        home = os.path.join(root, self._home_name())
         opts = self.user_options or {}
-        if "project" not in opts:
-            return {}
-        setup = server_spark(home, self.platform_url, Options(**opts), self.spark_master)
-        owner = pwd.getpwnam(self.unix_user) if self.unix_user and os.geteuid() == 0 else None
-        for path, text in setup.files.items():
-            folder = os.path.dirname(path)
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            with open(path, "w") as f:
-                f.write(text)
-            if owner:
-                while folder.startswith(home + os.sep):  # the folders made for it too
-                    os.chown(folder, owner.pw_uid, owner.pw_gid)
-                    folder = os.path.dirname(folder)
-                os.chown(path, owner.pw_uid, owner.pw_gid)
-        return setup.env
-
-    def _write_certificate(self, home: str) -> str:
-        """The project-user's certificate files, readable by the server's account only."""
-        folder = os.path.join(home, ".hopsworks", "certs")
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        cert = self._certificate or {}
-        files = {
-            "cert.pem": cert.get("certificate", ""),
-            "key.pem": cert.get("private_key", ""),
-            "key.password": cert.get("password", ""),
-            "ca.pem": cert.get("ca", ""),
-        }
-        owner = pwd.getpwnam(self.unix_user) if self.unix_user and os.geteuid() == 0 else None
-        for name, text in files.items():
-            path = os.path.join(folder, name)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            if owner:
-                os.chown(path, owner.pw_uid, owner.pw_gid)
-        if owner:
-            for d in (os.path.dirname(folder), folder):
-                os.chown(d, owner.pw_uid, owner.pw_gid)
-        return folder
+        spark = (
+            server_spark(
+                home,
+                self.platform_url,
+                Options(**opts),
+                self.spark_master,
+                bool(self.platform_socket),
+            )
+            if "project" in opts
+            else None
+        )
+        files = homes.home_files(home, self._certificate or {}, spark.files if spark else {})
+        owner = None
+        if self.unix_user and os.geteuid() == 0:
+            entry = pwd.getpwnam(self.unix_user)
+            owner = (entry.pw_uid, entry.pw_gid)
+        self.home_dir = homes.make_home(root, self._home_name(), files, owner)
+        return self.home_dir, spark.env if spark else {}
 
     def get_args(self) -> list[str]:
         args = super().get_args()
@@ -258,15 +261,19 @@ class ProjectSpawner(LocalProcessSpawner):
             state["unix_user"] = self.unix_user
         if self.allocation_id is not None:
             state["allocation_id"] = self.allocation_id
+        if self.home_dir:
+            state["home_dir"] = self.home_dir
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.unix_user = state.get("unix_user")
         self.allocation_id = state.get("allocation_id")
+        self.home_dir = state.get("home_dir")
 
     def clear_state(self) -> None:
         # LocalProcessSpawner.poll clears the state as soon as it sees the process gone,
-        # before the post-stop hook runs: the allocation is kept until the hook released it.
+        # before the post-stop hook runs: the allocation (and the home) are kept until the
+        # hook released them.
         super().clear_state()
         self.unix_user = None

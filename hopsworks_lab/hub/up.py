@@ -19,6 +19,7 @@ from ..platform.actor import Actor
 from ..platform.models import ApiKey, User
 from ..platform.security import write_private
 from .config import HubLayout, build_hub_config
+from .homes import ensure_root
 
 HUB_USER = "jupyterhub"  # the platform account the hub acts as (an administrator)
 HUB_KEY = "hub"
@@ -70,8 +71,10 @@ def prepare_hub(platform: Platform, port: int) -> HubLayout:
         platform_port=_free_port(),
         proxy_cmd=find_proxy(),
         spark_master=platform.config.spark_master,
+        platform_socket=platform.config.socket_path,
     )
     layout.dir.mkdir(mode=0o700, exist_ok=True)
+    ensure_root(str(layout.lab_homes))  # fails here, not at the first spawn, if unsafe
     config = build_hub_config(layout, hub_key(platform))
     write_private(layout.dir / "jupyterhub_config.json", json.dumps(config, indent=2).encode())
     return layout
