@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 SERVICE = "hopsworks"  # the platform, as a hub-managed service: /services/hopsworks/
+PLATFORM_SCOPES = ["delete:servers", "read:servers"]  # = platform.services.labservers.SCOPES
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,17 @@ class HubLayout:
     proxy_cmd: str  # configurable-http-proxy executable
     python: str = sys.executable
     spark_master: str = "local[2]"  # PlatformConfig.spark_master: PySpark-mode kernels use it
+    # PlatformConfig.socket_path: where servers reach the platform with their keys
+    platform_socket: str = ""
 
     @property
     def dir(self) -> Path:
         return self.home / "hub"
+
+    @property
+    def lab_homes(self) -> Path:
+        """Where lab servers' private homes are made (root's, 0711: see hub.homes)."""
+        return self.home / "lab-homes"
 
     @property
     def platform_url(self) -> str:
@@ -50,6 +58,15 @@ def build_hub_config(layout: HubLayout, hub_key: str) -> dict[str, Any]:
             "spawner_class": "hopsworks_lab.hub.spawner.ProjectSpawner",
             "allow_named_servers": True,  # one server per (user, project)
             "cleanup_servers": True,
+            # the platform stops a project's (or member's) lab servers before their Unix
+            # accounts go (platform.services.labservers)
+            "load_roles": [
+                {
+                    "name": "hopsworks-platform",
+                    "scopes": PLATFORM_SCOPES,
+                    "services": [SERVICE],
+                }
+            ],
             "services": [
                 {
                     "name": SERVICE,
@@ -60,6 +77,11 @@ def build_hub_config(layout: HubLayout, hub_key: str) -> dict[str, Any]:
                         f"--home={layout.home}",
                         f"--port={layout.platform_port}",
                         f"--base-url=/services/{SERVICE}/",
+                        *(
+                            [f"--PlatformConfig.socket_path={layout.platform_socket}"]
+                            if layout.platform_socket
+                            else []
+                        ),
                     ],
                     "display": True,
                 }
@@ -78,5 +100,7 @@ def build_hub_config(layout: HubLayout, hub_key: str) -> dict[str, Any]:
             "platform_key": hub_key,
             "cmd": [str(bin_dir / "jupyterhub-singleuser")],
             "spark_master": layout.spark_master,
+            "platform_socket": layout.platform_socket,
+            "runtime_root": str(layout.lab_homes),
         },
     }
