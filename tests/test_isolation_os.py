@@ -39,7 +39,7 @@ from hopsworks_lab.platform.isolation import (
     run_command,
     unix_user,
 )
-from hopsworks_lab.platform.isolation.executor import CommandError
+from hopsworks_lab.platform.isolation.executor import CommandError, NameTaken
 
 DO, DS = MemberRole.DATA_OWNER, MemberRole.DATA_SCIENTIST
 RO, RW = SharePermission.READ_ONLY, SharePermission.READ_WRITE
@@ -416,7 +416,8 @@ def test_conflicting_account_rolls_back_and_is_left_alone(world: World) -> None:
     w.groups |= set(desired(new).groups)
     subprocess.run(["groupadd", readers], check=True)  # someone else's group, same name
     before_state = os_state(w)
-    with pytest.raises(IsolationError, match=f"groupadd {readers}.*already exists.*rolled back"):
+    # refused before any command ran (NameTaken: the platform answers 409)
+    with pytest.raises(NameTaken, match=f"group {readers} exists already"):
         w.iso.apply(base, new)
     assert os_state(w) == before_state
     assert _exists(grp.getgrnam, readers)  # not ours to delete

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-import secrets
+
+from sqlalchemy import select
 
 from ..livy.sessions import LivyService
 from . import validation
 from .actor import Actor
 from .config import PlatformConfig
 from .db import Database, migrate
+from .instance import instance_id
 from .isolation import choose_isolation
-from .models import User
+from .models import Membership, Project, User
 from .security import Secrets
 from .services.access import ProjectAccess
 from .services.audit import AuditService
@@ -23,6 +25,7 @@ from .services.environments import EnvironmentService
 from .services.experiments import ExperimentService
 from .services.files import FileService
 from .services.jobs import JobService
+from .services.labservers import LabServers
 from .services.members import MemberService
 from .services.ossync import OsSync
 from .services.projects import ProjectService
@@ -50,17 +53,22 @@ class Platform:
             )
         self.db = Database(config.db_url)
         self.storage = Storage(config.storage_url)
+        # tags the Unix accounts this platform creates (several platforms may share a host)
+        self.instance = instance_id(config.home_path)
         self.isolation = choose_isolation(
             self.storage.is_local,
             config.isolation,
             storage_root=self.storage.root if self.storage.is_local else None,
+            instance=self.instance,
         )
-        os_sync = OsSync(self.isolation, self.storage)
+        self.os_sync = os_sync = OsSync(self.isolation, self.storage)
         self.audit = AuditService(self.db)
         self.ca = CertificateAuthority(self.db, config, self.secrets.fernet())
         access = ProjectAccess(self.audit)
         self.users = UserService(self.db, config, self.audit)
-        self.tokens = TokenService(self.db, config, self.audit, self.secrets.jwt_key())
+        self.tokens = TokenService(
+            self.db, config, self.audit, self.secrets.jwt_key(), self.isolation
+        )
         self.quotas = QuotaService(config, self.audit, access, self.storage)
         self.datasets = DatasetService(self.audit, access, self.storage, os_sync)
         self.files = FileService(self.datasets, self.quotas)
@@ -103,17 +111,38 @@ class Platform:
         # experiments: records of runs of trials and their folders in Experiments (a
         # project's go with it: its rows by foreign key, its folders with the project's)
         self.experiments = ExperimentService(self.audit, access, self.datasets, self.quotas)
+        # lab servers run under JupyterHub: the platform asks the hub to stop them (None
+        # when the platform does not run as the hub's service)
+        self.lab_servers = LabServers.from_env()
         # A member's (or a project's) processes stop before their Unix accounts go.
         self.members.before_remove.append(self._stop_member_processes)
         self.projects.before_delete.append(self._stop_project_processes)
 
     def _stop_member_processes(self, project: str, username: str) -> None:
+        if self.lab_servers is not None:  # their homes and keys go with them
+            self.lab_servers.stop(project, [username])
         self.livy.stop_sessions(project, username)
         self.jobs.stop_running(project, username, reason=f"{username} left the project")
 
     def _stop_project_processes(self, project: str) -> None:
+        if self.lab_servers is not None:
+            with self.db.transaction() as s:
+                members = s.execute(
+                    select(User.username)
+                    .join(Membership, Membership.user_id == User.id)
+                    .join(Project, Project.id == Membership.project_id)
+                    .where(Project.name == project)
+                ).scalars()
+                usernames = list(members)
+            self.lab_servers.stop(project, usernames)
         self.livy.stop_sessions(project)
         self.jobs.stop_running(project, reason="the project was deleted")
+
+    def reconcile_os(self) -> list[str]:
+        """Make the OS accounts, groups and dataset directories follow the whole metadata
+        (at start); returns what could not be done."""
+        with self.db.transaction() as s:
+            return self.os_sync.reconcile(s)
 
     @classmethod
     def init(cls, config: PlatformConfig) -> tuple[Platform, str | None]:
@@ -121,7 +150,7 @@ class Platform:
         and, when the first admin was created just now, their password (shown once)."""
         chosen = os.environ.get(ENV_ADMIN_PASSWORD)
         if chosen is not None:
-            validation.password(chosen)  # before anything is written
+            validation.password(chosen, FIRST_ADMIN)  # before anything is written
         # 0711: project-users pass through to the storage; secrets/ and ca/ stay private
         config.home_path.mkdir(parents=True, exist_ok=True, mode=0o711)
         Secrets(config.secrets_dir).create()
@@ -133,7 +162,7 @@ class Platform:
         with platform.db.transaction() as s:
             has_admin = s.query(User.id).filter(User.is_admin.is_(True)).first() is not None
         if not has_admin:
-            password = chosen or secrets.token_urlsafe(12)
+            password = chosen or validation.generate_password(FIRST_ADMIN)
             platform.users.create(Actor.system(), FIRST_ADMIN, password, is_admin=True)
         return platform, password
 

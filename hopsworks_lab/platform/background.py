@@ -22,8 +22,23 @@ async def rescan_quotas_forever(platform: Platform, interval: float) -> None:
             log.exception("quota rescan failed")
 
 
+async def expire_uploads_forever(platform: Platform, max_age: float) -> None:
+    """Remove abandoned unfinished uploads now (at start) and then every hour, or every
+    quarter of ``max_age`` if that is shorter."""
+    interval = max(1.0, min(3600.0, max_age / 4))
+    while True:
+        try:
+            await asyncio.to_thread(platform.quotas.expire_uploads, max_age)
+        except Exception:  # keep going; the next round may succeed
+            log.exception("removing expired uploads failed")
+        await asyncio.sleep(interval)
+
+
 def start_background(platform: Platform) -> list[asyncio.Task[None]]:
     """Start the platform's periodic work on the running event loop."""
+    # before the first request: the OS accounts follow the metadata (missing ones made,
+    # this instance's orphans removed, other owners' left alone)
+    platform.reconcile_os()
     # before the first request: environment operations a stopped platform left RUNNING or
     # QUEUED are marked FAILED (the environments stay as they were)
     failed = platform.environments.recover()
@@ -34,6 +49,12 @@ def start_background(platform: Platform) -> list[asyncio.Task[None]]:
         tasks.append(
             asyncio.create_task(
                 rescan_quotas_forever(platform, platform.config.quota_rescan_seconds)
+            )
+        )
+    if platform.config.upload_expiry_seconds > 0:
+        tasks.append(
+            asyncio.create_task(
+                expire_uploads_forever(platform, platform.config.upload_expiry_seconds)
             )
         )
     # jobs: reconcile executions left by a previous run, then watch them; fire schedules

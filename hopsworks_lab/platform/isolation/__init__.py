@@ -29,6 +29,7 @@ from .executor import (
     CommandError,
     Executor,
     IsolationError,
+    NameTaken,
     Runner,
     acl_problem,
     missing_tools,
@@ -37,6 +38,7 @@ from .executor import (
 )
 from .names import dataset_groups, project_group, unix_user
 from .plan import DirSpec, Op, OSState, desired, plan, transition
+from .reconcile import read_live, reconcile
 from .state import DatasetState, MemberRole, Preset, SharePermission, Snapshot
 
 __all__ = [
@@ -47,6 +49,7 @@ __all__ = [
     "Isolation",
     "IsolationError",
     "MemberRole",
+    "NameTaken",
     "NoIsolation",
     "OSState",
     "Op",
@@ -89,6 +92,11 @@ class Isolation:
         directories created or removed; pass the projects the snapshots hold completely."""
         raise NotImplementedError
 
+    def reconcile(self, everything: Snapshot) -> list[str]:
+        """Make the OS hold what the whole metadata (``everything``) calls for and remove
+        this instance's orphans; returns what could not be done (logged too)."""
+        return []
+
     def describe(self) -> str:
         raise NotImplementedError
 
@@ -109,11 +117,30 @@ class NoIsolation(Isolation):
 class PosixIsolation(Isolation):
     enforced = True
 
-    def __init__(self, runner: Runner = run_command) -> None:
-        self.executor = Executor(runner)
+    def __init__(self, runner: Runner = run_command, instance: str = "") -> None:
+        self.executor = Executor(runner, instance)
 
     def apply(self, before: Snapshot, after: Snapshot, scope: Iterable[str] | None = None) -> None:
         self.executor.apply(before, after, scope)
+
+    def reconcile(self, everything: Snapshot) -> list[str]:
+        instance = self.executor.instance
+        want = desired(everything, instance)
+        result = reconcile(want, read_live(want), instance)
+        problems = [
+            f"the metadata needs {what}, which is not this platform's: left alone (projects "
+            "using it cannot run code until it is renamed or removed)"
+            for what in result.conflicts
+        ]
+        for op in result.ops:  # one at a time: one failure does not stop the rest
+            try:
+                self.executor.execute([op])
+                log.info("isolation: reconciled: %s", " ".join(op.argv))
+            except IsolationError as e:
+                problems.append(str(e))
+        for problem in problems:
+            log.warning("isolation at start: %s", problem)
+        return problems
 
     def describe(self) -> str:
         return (
@@ -140,14 +167,17 @@ def posix_problems(storage_root_is_local: bool, storage_root: str | None = None)
 
 
 def choose_isolation(
-    storage_root_is_local: bool, mode: str = "auto", storage_root: str | None = None
+    storage_root_is_local: bool,
+    mode: str = "auto",
+    storage_root: str | None = None,
+    instance: str = "",
 ) -> Isolation:
     """``auto``: POSIX isolation where possible, else API-level only with a loud warning;
     ``posix``: POSIX isolation or :class:`IsolationError`; ``none``: API-level only.
 
     With ``storage_root`` (the local directory holding ``Projects``), also checks that its
     file system takes ACLs and warns about directories on the way that project-users cannot
-    pass through."""
+    pass through. ``instance``: the platform instance its accounts are tagged with."""
     if mode not in ("auto", "posix", "none"):
         raise ValueError(f"isolation mode must be auto, posix or none, not {mode!r}")
     if mode == "none":
@@ -165,6 +195,6 @@ def choose_isolation(
         blocked = traversal_problems(storage_root)
         if blocked:
             log.warning("project-users cannot reach the storage root %s: %s", storage_root, blocked)
-    isolation = PosixIsolation()
+    isolation = PosixIsolation(instance=instance)
     log.info("%s", isolation.describe())
     return isolation

@@ -15,6 +15,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
+from .names import parse_gecos
 from .plan import Op, set_members, transition
 from .state import Snapshot
 
@@ -40,6 +41,57 @@ _ENV = {"PATH": TOOL_PATH, "LC_ALL": "C"}
 class IsolationError(RuntimeError):
     """The operating system could not be made to follow a metadata change (it was put back
     as it was, unless the message says the rollback was incomplete)."""
+
+
+class NameTaken(IsolationError):
+    """A Unix account or group the change would create exists already (another platform
+    instance's, the system's, or an orphan of this one): nothing was changed."""
+
+
+def _user(name: str) -> pwd.struct_passwd | None:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        return None
+
+
+def _group(name: str) -> grp.struct_group | None:
+    try:
+        return grp.getgrnam(name)
+    except KeyError:
+        return None
+
+
+def owner_of(name: str, instance: str) -> str:
+    """Who an existing account is, in words (for a refusal)."""
+    entry = _user(name)
+    if entry is None:
+        return "a group of that name exists (not a hopsworks-lab account)"
+    parsed = parse_gecos(entry.pw_gecos)
+    if parsed is None:
+        return "it is not a hopsworks-lab account"
+    if not parsed[1]:
+        return f"it is an untagged hopsworks-lab account ({parsed[0]}) of an older version"
+    if parsed[1] != instance:
+        return f"it belongs to another hopsworks-lab instance ({parsed[1]}) on this host"
+    return (
+        "it is an account of this platform that its metadata no longer names (an orphan: "
+        "the next start of the platform removes it)"
+    )
+
+
+def taken_names(ops: Iterable[Op], instance: str) -> list[str]:
+    """Why ops that create accounts or groups cannot run (empty: every name is free)."""
+    problems = []
+    for op in ops:
+        if op.kind == "useradd" and (_user(op.target) or _group(op.target)):
+            # useradd --user-group also makes a group of the same name
+            problems.append(
+                f"the Unix account {op.target} exists already: {owner_of(op.target, instance)}"
+            )
+        elif op.kind == "groupadd" and _group(op.target):
+            problems.append(f"the Unix group {op.target} exists already (another owner's)")
+    return problems
 
 
 class CommandError(Exception):
@@ -90,14 +142,19 @@ class Executor:
 
     _lock = threading.Lock()
 
-    def __init__(self, runner: Runner = run_command) -> None:
+    def __init__(self, runner: Runner = run_command, instance: str = "") -> None:
         self.run = runner
+        self.instance = instance  # the platform instance its accounts are tagged with
 
     def apply(self, before: Snapshot, after: Snapshot, scope: Iterable[str] | None = None) -> None:
-        self.execute(transition(before, after, scope))
+        self.execute(transition(before, after, scope, self.instance))
 
     def execute(self, ops: Sequence[Op]) -> None:
         with self._lock:
+            # names taken by someone else: refuse before anything runs
+            taken = taken_names(ops, self.instance)
+            if taken:
+                raise NameTaken("; ".join(taken))
             done: list[list[Op]] = []  # undo commands of each op that ran
             for op in ops:
                 if op.only_if_exists and not posixpath.lexists(op.target):

@@ -16,7 +16,11 @@ deliberate one costs a 65-bit second preimage. The shapes cannot collide with on
 full project-user names never contain ``-`` (validated names cannot), short ones end with
 ``-`` + 13 characters, and groups end with ``-w``, ``-r`` or ``-p``. A collision with an
 existing account is fail-safe anyway: ``useradd``/``groupadd`` refuse an existing name and
-the change is rolled back."""
+the change is rolled back.
+
+Ownership: the comment (GECOS) field of every account says it is hopsworks-lab's, which
+principal it runs, and which platform instance made it (``gecos``/``parse_gecos``), so that
+several platform homes can share a host without taking or removing one another's accounts."""
 
 from __future__ import annotations
 
@@ -70,6 +74,27 @@ def project_group(project: str) -> str:
     return f"{_start(_clean(project))[:_GROUP_PREFIX]}-{_digest(f'project:{project}')}-p"
 
 
-def gecos(project: str, user: str) -> str:
-    """The comment field of the account: says who it is even when the name is short."""
-    return f"{GECOS_PREFIX}{project}__{user}".replace(":", "_").replace("\n", " ")
+# what project and dataset groups look like (dataset_groups, project_group)
+GROUP_SHAPE = re.compile(
+    rf"^[a-z_][a-z0-9_]{{0,{_GROUP_PREFIX - 1}}}-[a-z2-7]{{{_HASH_LEN}}}-[wrp]$"
+)
+
+
+def gecos(project: str, user: str, instance: str = "") -> str:
+    """The comment field of the account: says who it is even when the name is short, and
+    which platform instance owns it (``hopsworks-lab <project>__<user> <instance>``)."""
+    text = f"{GECOS_PREFIX}{project}__{user}" + (f" {instance}" if instance else "")
+    return text.replace(":", "_").replace("\n", " ").replace(",", "_")
+
+
+def parse_gecos(comment: str) -> tuple[str, str] | None:
+    """``(principal, instance)`` of an account made by hopsworks-lab (instance ``""``: made
+    before accounts were tagged); None for any other account."""
+    if not comment.startswith(GECOS_PREFIX):
+        return None
+    parts = comment[len(GECOS_PREFIX) :].split(" ")
+    if len(parts) == 1 and parts[0]:
+        return parts[0], ""
+    if len(parts) == 2 and all(parts):
+        return parts[0], parts[1]
+    return None

@@ -108,8 +108,9 @@ class Op:
 # -- desired ---------------------------------------------------------------------------------
 
 
-def desired(snapshot: Snapshot) -> OSState:
-    """The users, groups and directories ``snapshot`` calls for.
+def desired(snapshot: Snapshot, instance: str = "") -> OSState:
+    """The users, groups and directories ``snapshot`` calls for (accounts tagged with the
+    platform ``instance`` in their comment).
 
     Dataset D of project P: writers are P's Data Owners (plus its Data Scientists for the
     group-writable presets) and every member of a project with an accepted READ_WRITE share
@@ -138,7 +139,7 @@ def desired(snapshot: Snapshot) -> OSState:
             name = unix_user(project, user)
             if who.setdefault(name, (project, user)) != (project, user):
                 raise ValueError(f"unix user {name} stands for both {who[name]} and {project}")
-            users[name] = gecos(project, user)
+            users[name] = gecos(project, user, instance)
             roles[MemberRole(role)].add(name)
         by_role[project] = roles
         if members:  # a project without members is one being deleted (or not yet created)
@@ -217,11 +218,13 @@ def plan(before: OSState, after: OSState) -> list[Op]:
     return ops
 
 
-def transition(before: Snapshot, after: Snapshot, scope: Iterable[str] | None = None) -> list[Op]:
+def transition(
+    before: Snapshot, after: Snapshot, scope: Iterable[str] | None = None, instance: str = ""
+) -> list[Op]:
     """The commands for a metadata change. ``scope``: the projects the snapshots hold
     completely (None: every project in them); the users, groups and dataset directories of
     other projects are neither created nor removed here, whichever side lacks them."""
-    b, a = desired(before), desired(after)
+    b, a = desired(before, instance), desired(after, instance)
     if scope is None:
         return plan(b, a)
     inside = {scope} if isinstance(scope, str) else set(scope)

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ..db import on_rollback
-from ..isolation import Isolation
+from ..errors import Conflict
+from ..isolation import Isolation, NameTaken
 from ..isolation.state import DatasetState, MemberRole, Preset, SharePermission, Snapshot
 from ..models import Dataset, DatasetShare, Membership, Project, ShareStatus, User
 from ..storage import Storage
@@ -89,5 +90,19 @@ class OsSync:
             return
         # Only ``scope``'s accounts, groups and folders are created or removed: the
         # snapshots hold those projects completely, others only in part.
-        self.isolation.apply(before, after, scope)
+        try:
+            self.isolation.apply(before, after, scope)
+        except NameTaken as e:  # nothing was changed; the caller's transaction rolls back
+            raise Conflict(
+                f"a Unix name this change needs is taken by another owner: {e}",
+                code="unix_name_taken",
+            ) from e
         on_rollback(s, lambda: self.isolation.apply(after, before, scope))
+
+    def reconcile(self, s: Session) -> list[str]:
+        """At start: the OS follows the whole metadata (missing accounts, groups and
+        dataset directories made; this instance's orphans removed). Returns the problems."""
+        if not self.isolation.enforced:
+            return []
+        names = s.execute(select(Project.name)).scalars().all()
+        return self.isolation.reconcile(self.snapshot(s, names))
