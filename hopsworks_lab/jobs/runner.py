@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -38,6 +38,8 @@ class LaunchSpec:
     stderr: str
     exit_file: str
     user: str | None = None  # the Unix account to run as; None: the platform's own
+    # creates a new log file (never an existing one or a link); the default opens the path
+    open_log: Callable[[str], IO[bytes]] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ class ProcessRunner:
 
     def launch(self, spec: LaunchSpec) -> ProcessInfo:
         argv = [sys.executable, "-I", os.path.abspath(wrap.__file__), spec.exit_file]
-        with _new_log(spec.stdout) as out, _new_log(spec.stderr) as err:
+        new_log = spec.open_log or _new_log
+        with new_log(spec.stdout) as out, new_log(spec.stderr) as err:
             proc = subprocess.Popen(
                 [*argv, *spec.argv],
                 stdin=subprocess.DEVNULL,

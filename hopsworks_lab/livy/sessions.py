@@ -33,7 +33,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from jupyter_client import KernelManager
 from jupyter_client.blocking import BlockingKernelClient
@@ -41,12 +41,12 @@ from jupyter_client.kernelspec import KernelSpec
 
 from ..platform.actor import Actor
 from ..platform.config import PlatformConfig
-from ..platform.errors import Conflict, NotFound, Unprocessable
+from ..platform.errors import Conflict, NotFound, PlatformError, Unprocessable
 from ..platform.isolation import Isolation, unix_user
 from ..platform.models import Role
 from ..platform.services.access import ProjectAccess
 from ..platform.services.audit import AuditService
-from ..platform.storage import Storage
+from ..platform.storage import Storage, safe
 from .kernel import DEFAULT_MASTER
 from .output import livy_output, stderr_text
 from .settings import (
@@ -598,7 +598,7 @@ class LivyService:
             conf={"spark.app.name": f"livy-session-{sess.id}", **sess.request.conf},
         )
         # the child keeps its own copy of the log file
-        with open(sess.dir / "kernel.log", "ab") as logfile, sess.cv:
+        with _open_log(sess.dir / "kernel.log", create=True) as logfile, sess.cv:
             if sess.stopping:
                 raise _Stopped
             sess.km = km
@@ -790,8 +790,9 @@ class LivyService:
     def _append_log(self, sess: _Session, text: str) -> None:
         path = sess.log_path
         if text and path is not None:
-            with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as f:
-                f.write(text if text.endswith("\n") else text + "\n")
+            line = text if text.endswith("\n") else text + "\n"
+            with contextlib.suppress(OSError, PlatformError), _open_log(path) as f:
+                f.write(line.encode("utf-8", "replace"))
 
 
 class _Stopped(Exception):
@@ -835,7 +836,7 @@ def _read_lines(path: Path | None, tail: int | None = None) -> list[str]:
     if path is None:
         return []
     try:
-        with open(path, "rb") as f:
+        with _open_log(path, read=True) as f:
             if tail is not None:
                 f.seek(0, os.SEEK_END)
                 first = max(0, f.tell() - 256 * tail)
@@ -843,5 +844,15 @@ def _read_lines(path: Path | None, tail: int | None = None) -> list[str]:
                 lines = f.read().decode("utf-8", "replace").splitlines()
                 return lines[1 if first else 0 :][-tail:]  # not a line cut in two
             return f.read().decode("utf-8", "replace").splitlines()
-    except OSError:
+    except (OSError, PlatformError):
         return []
+
+
+def _open_log(path: Path, *, read: bool = False, create: bool = False) -> IO[bytes]:
+    """The session's log in its folder, which the session's code (as the project-user) may
+    write in: never a link or a FIFO there (the platform may run as root). The folder is in
+    the platform's own ``livy`` folder, so only the last component needs guarding."""
+    if read:
+        return os.fdopen(safe.open_file(str(path.parent), [path.name]), "rb")
+    flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT if create else 0)
+    return os.fdopen(safe.open_file(str(path.parent), [path.name], flags, 0o600), "ab")

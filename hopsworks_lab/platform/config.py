@@ -10,6 +10,7 @@ from traitlets import Bool, Float, Integer, List, TraitError, Unicode, default, 
 from traitlets.config import Configurable
 
 from .gpus import discover_gpus
+from .private import default_db_path
 
 ENV_HOME = "HOPSWORKS_LAB_HOME"
 ENV_DB_URL = "HOPSWORKS_LAB_DB_URL"
@@ -42,14 +43,27 @@ class PlatformConfig(Configurable):
     db_url = Unicode(
         help=(
             "SQLAlchemy URL of the metadata database, e.g. "
-            "postgresql+psycopg://user:pw@host/db. Default: a SQLite file in the home. "
+            "postgresql+psycopg://user:pw@host/db. Default: a SQLite file in the home's "
+            "private state/ folder (metadata.db in the home itself for a home made before). "
             f"Env: {ENV_DB_URL}."
         ),
     ).tag(config=True)
 
     @default("db_url")
     def _db_url_default(self) -> str:
-        return os.environ.get(ENV_DB_URL) or f"sqlite:///{Path(self.home) / 'metadata.db'}"
+        return os.environ.get(ENV_DB_URL) or f"sqlite:///{default_db_path(Path(self.home))}"
+
+    socket_path = Unicode(
+        help="Unix socket the platform also listens on (`serve`, `up`'s service, a "
+        "standalone lab): code running in a project (lab servers, kernels, jobs) reaches the "
+        "platform there, and a project-user key is accepted only there, from its own Unix "
+        "account. Its folder must be the platform account's, not writable by others; the "
+        "socket itself is 0666 (the peer's uid decides). Default: run/platform.sock in the home.",
+    ).tag(config=True)
+
+    @default("socket_path")
+    def _socket_path_default(self) -> str:
+        return str(Path(self.home) / "run" / "platform.sock")
 
     session_lifetime = Integer(
         3600, help="Seconds a session token (JWT) issued at login stays valid."
@@ -69,6 +83,18 @@ class PlatformConfig(Configurable):
 
     lockout_seconds = Integer(
         900, help="Seconds an account stays locked after too many failed logins."
+    ).tag(config=True)
+
+    login_rate_limit = Integer(
+        30,
+        help="Failed logins from one client address (whatever the user names) within "
+        "login_rate_window seconds after which further logins from that address are "
+        "answered 429 until the window has passed; 0 turns the limit off. Behind the hub "
+        "the client is the browser's address, which the hub forwards.",
+    ).tag(config=True)
+
+    login_rate_window = Integer(
+        300, help="Seconds over which login_rate_limit counts a client's failed logins."
     ).tag(config=True)
 
     certificate_days = Integer(
@@ -111,6 +137,14 @@ class PlatformConfig(Configurable):
         300,
         help="Seconds between rescans of project storage usage (counts files that project "
         "processes wrote outside the API); 0 disables the periodic rescan.",
+    ).tag(config=True)
+
+    upload_expiry_seconds = Integer(
+        86400,
+        help="Seconds after its last chunk that an unfinished resumable upload (a "
+        "'.hwl-upload-*' file, counted against the project's byte quota while it exists) is "
+        "removed; checked at start and every hour (or every quarter of this age if shorter). "
+        "0 keeps unfinished uploads until they complete or their folder is deleted.",
     ).tag(config=True)
 
     max_upload_bytes = Integer(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..actor import Actor
-from ..db import after_commit, on_rollback
+from ..db import on_rollback
 from ..errors import Conflict, NotFound, Unprocessable
 from ..models import (
     Experiment,
@@ -476,22 +475,11 @@ class ExperimentService:
         (e.g. after a database reset) is moved aside; the project's code writes in
         Experiments, so the folder must still lead inside it."""
         path = self._run_dir(project, run)
-        if self.storage.is_local:
-            if os.path.lexists(path):
-                os.rename(path, f"{path}.old-{int(self.clock().timestamp())}")
-            os.makedirs(path)
-            base = os.path.realpath(self.storage.dataset_dir(project, EXPERIMENTS))
-            if not os.path.realpath(path).startswith(base + os.sep):
-                raise Conflict("the run's folder leads outside Experiments", code="invalid_path")
-        else:
-            self.storage.makedirs(path)
-        on_rollback(s, lambda: self._remove_run_dir(path))
-
-    def _remove_run_dir(self, path: str) -> None:
-        if self.storage.is_local and os.path.islink(path):
-            os.unlink(path)  # a link put there by code: never follow it
-        else:
-            self.storage.remove(path)
+        if self.storage.exists(path):  # moved as it is (a link stays a link)
+            self.storage.move(path, f"{path}.old-{int(self.clock().timestamp())}")
+        # walked from the storage root without following links: a link on the way is refused
+        self.storage.makedirs(path)
+        on_rollback(s, lambda: self.storage.remove(path))  # a link is removed, not followed
 
     # -- experiments ---------------------------------------------------------------------------
     def list(
@@ -701,10 +689,9 @@ class ExperimentService:
             run = run_name(e.id, e.name)
             path = self._run_dir(project, run)
             size = files = 0
-            if self.storage.is_local and os.path.islink(path):
-                # code may have put a link there: remove the link, never what it points to
-                after_commit(s, lambda: os.unlink(path))
-            elif self.storage.exists(path):
+            # code may have put a link there: storage counts, moves and removes the link
+            # itself, never what it points to
+            if self.storage.exists(path):
                 size, files = self.storage.usage(path)
                 self.quotas.reserve(s, e.project_id, -size, -files)
                 self.datasets.trash_in(s, path)

@@ -3,6 +3,7 @@ and downloads. Uploads become visible only when complete; nothing crosses projec
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import posixpath
 from dataclasses import dataclass, field
@@ -10,9 +11,17 @@ from typing import IO
 
 from ..actor import Actor
 from ..db import on_rollback
-from ..errors import BadRequest, Conflict, Denied, NotFound, PayloadTooLarge, Unprocessable
+from ..errors import (
+    BadRequest,
+    Conflict,
+    Denied,
+    NotFound,
+    PayloadTooLarge,
+    PlatformError,
+    Unprocessable,
+)
 from ..models import Role
-from ..storage import Entry, clean_path
+from ..storage import Entry, LinkRefused, clean_path
 from .datasets import DatasetService, Located
 from .quotas import QuotaService
 from .rights import may_export, may_write
@@ -44,6 +53,7 @@ class Upload:
     resumable: bool
     total: int | None = None  # resumable: the whole file's size
     append_from: int | None = None  # an append: the file's size before it
+    chunk_from: int | None = None  # a resumable chunk: the partial file's size before it
     received: int = 0
     handle: IO[bytes] | None = field(default=None, repr=False)
 
@@ -103,6 +113,18 @@ class FileService:
             )
         return target
 
+    def _folder(self, path: str, missing: str) -> None:
+        """The folder that holds ``path`` exists (404 ``missing``) and is no link (422)."""
+        parent = posixpath.dirname(path)
+        try:
+            entry = self.storage.info(parent)
+        except NotFound as e:
+            raise NotFound(missing, code="folder_not_found") from e
+        if entry.special:
+            raise LinkRefused(posixpath.basename(parent))
+        if entry.type != "dir":
+            raise NotFound(missing, code="folder_not_found")
+
     # -- reading ----------------------------------------------------------------------------
     def stat(self, actor: Actor, project: str, path: str) -> Entry:
         with self.audit.transaction() as s:
@@ -129,6 +151,8 @@ class FileService:
             entry = self.storage.info(t.path)
             if entry.type != "file":
                 raise Conflict(f"{t.display!r} is a folder", code="not_a_file")
+            if entry.special:  # opening it would follow a link project code made
+                raise LinkRefused(t.display)
             self.audit.append(
                 s,
                 actor,
@@ -148,10 +172,7 @@ class FileService:
             t = self._target(s, actor, project, path, "file.upload", write=True)
             if not t.parts:
                 raise Unprocessable("give the file a name inside the dataset", code="invalid_path")
-            if not self.storage.isdir(posixpath.dirname(t.path)):
-                raise NotFound(
-                    "the folder does not exist: create it first", code="folder_not_found"
-                )
+            self._folder(t.path, "the folder does not exist: create it first")
             existed = self.storage.exists(t.path)
             if existed and self.storage.isdir(t.path):
                 raise Conflict(f"{t.display!r} is a folder", code="is_a_folder")
@@ -181,6 +202,8 @@ class FileService:
         t, existed, size, remaining = self._upload_target(actor, project, path, True)
         if not existed:
             raise NotFound(f"{t.display!r} does not exist", code="path_not_found")
+        if self.storage.info(t.path).special:  # never append through a link
+            raise LinkRefused(t.display)
         if not self.storage.is_local:
             raise Unprocessable("appending needs local storage", code="append_unsupported")
         limit = _min(length, max_bytes, remaining)
@@ -229,13 +252,13 @@ class FileService:
             raise PayloadTooLarge(
                 "the file is larger than the upload limit", code="upload_too_large"
             )
-        if remaining is not None and total - replaced > remaining:
+        key = hashlib.sha256(f"{actor.username}\0{t.path}\0{total}".encode()).hexdigest()[:24]
+        partial = self.storage.partial_path(t.path, key)
+        offset = self.storage.size(partial)  # counted against the quota already
+        if remaining is not None and total - replaced - offset > remaining:
             raise PayloadTooLarge(
                 "the file does not fit in the project's quota", code="quota_exceeded"
             )
-        key = hashlib.sha256(f"{actor.username}\0{t.path}\0{total}".encode()).hexdigest()[:24]
-        partial = self.storage.partial_path(t.path, key)
-        offset = self.storage.size(partial)
         up = Upload(t, actor, partial, None, replaced, existed, resumable=True, total=total)
         if start is None or start != offset:
             # a status query ("bytes */total") or a chunk that does not continue the file
@@ -247,6 +270,7 @@ class FileService:
         up.limit = end - start + 1
         up.handle = self.storage.open_append(partial)
         up.received = 0
+        up.chunk_from = offset
         return up
 
     def finish(self, up: Upload) -> Entry | None:
@@ -259,15 +283,8 @@ class FileService:
         if up.append_from is not None:
             return self._finish_append(up)
         if up.resumable:
-            size = self.storage.size(up.partial)
-            if up.limit is not None and up.received != up.limit:
-                raise BadRequest(
-                    "the chunk is shorter than its Content-Range", code="incomplete_chunk"
-                )
-            if size < (up.total or 0):
-                return None
-        else:
-            size = up.received
+            return self._finish_chunk(up)
+        size = up.received
         t = up.target
         try:
             with self.audit.transaction() as s:
@@ -287,6 +304,45 @@ class FileService:
             self.storage.remove(up.partial)
             raise
         return self.storage.info(t.path)
+
+    def _finish_chunk(self, up: Upload) -> Entry | None:
+        """A resumable upload's chunk: counted against the quota as it is accepted (the
+        partial file takes the space), so an abandoned upload is counted until it expires;
+        the last chunk publishes the file. A refused chunk is cut off the partial file."""
+        t = up.target
+        try:
+            if up.limit is not None and up.received != up.limit:
+                raise BadRequest(
+                    "the chunk is shorter than its Content-Range", code="incomplete_chunk"
+                )
+            size = self.storage.size(up.partial)
+            complete = size >= (up.total or 0)
+            with self.audit.transaction() as s:
+                pid = t.loc.dataset.project_id
+                if not complete:
+                    self.quotas.reserve(s, pid, up.received, 0, slack=up.replaced)
+                    return None
+                new_files = 0 if up.existed else 1
+                self.quotas.reserve(s, pid, up.received - up.replaced, new_files)
+                self.storage.commit(up.partial, t.path)
+                self.audit.append(
+                    s,
+                    up.actor,
+                    "file.upload",
+                    project=t.loc.project.name,
+                    target=t.display,
+                    detail={"bytes": size},
+                )
+        except Exception:
+            self._cut_chunk(up)
+            raise
+        return self.storage.info(t.path)
+
+    def _cut_chunk(self, up: Upload) -> None:
+        """Drop a failed chunk's bytes: the partial file keeps whole, counted chunks only."""
+        if up.chunk_from is not None:
+            with contextlib.suppress(OSError, PlatformError):
+                self.storage.truncate(up.partial, up.chunk_from)
 
     def _finish_append(self, up: Upload) -> Entry:
         t = up.target
@@ -308,14 +364,16 @@ class FileService:
         return self.storage.info(t.path)
 
     def abort(self, up: Upload) -> None:
-        """Drop an interrupted upload (a resumable one keeps its bytes for the retry; an
-        append is cut back)."""
+        """Drop an interrupted upload (a resumable one keeps its whole chunks for the retry,
+        not the interrupted one; an append is cut back)."""
         if up.handle is not None:
             up.handle.close()
             up.handle = None
         if up.append_from is not None:
             self.storage.truncate(up.partial, up.append_from)
-        elif not up.resumable:
+        elif up.resumable:
+            self._cut_chunk(up)
+        else:
             self.storage.remove(up.partial)
 
     # -- changes ----------------------------------------------------------------------------
@@ -326,9 +384,11 @@ class FileService:
                 raise Unprocessable("name the folder", code="invalid_path")
             if self.storage.exists(t.path):
                 raise Conflict(f"{t.display!r} exists", code="exists")
-            if not self.storage.isdir(posixpath.dirname(t.path)):
-                raise NotFound("the parent folder does not exist", code="folder_not_found")
-            self.storage.makedirs(t.path)
+            self._folder(t.path, "the parent folder does not exist")
+            try:
+                self.storage.mkdir(t.path)
+            except FileExistsError as e:  # made meanwhile
+                raise Conflict(f"{t.display!r} exists", code="exists") from e
             on_rollback(s, lambda: self.storage.remove(t.path))
             self.audit.append(s, actor, "file.mkdir", project=project, target=t.display)
         return self.storage.info(t.path)
@@ -376,12 +436,11 @@ class FileService:
                 raise NotFound("no such file or folder", code="path_not_found")
             if self.storage.exists(dst.path):
                 raise Conflict(f"{dst.display!r} exists", code="exists")
-            if not self.storage.isdir(posixpath.dirname(dst.path)):
-                raise NotFound("the target folder does not exist", code="folder_not_found")
+            self._folder(dst.path, "the target folder does not exist")
             if (dst.path + "/").startswith(src.path + "/"):
                 raise Unprocessable("cannot move a folder into itself", code="invalid_path")
             if copy:
-                size, files = self.storage.usage(src.path)
+                size, files = self.storage.usage(src.path, partials=False)  # not copied
                 self.quotas.reserve(s, dst.loc.dataset.project_id, size, files)
                 on_rollback(s, lambda: self.storage.remove(dst.path))
                 self.storage.copy(src.path, dst.path)

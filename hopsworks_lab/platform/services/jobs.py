@@ -19,6 +19,7 @@ Scientists) run and stop them and read their logs. Every change is audited."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -38,13 +39,14 @@ from ...environ import (
     ENV_API_KEY,
     ENV_EXECUTION,
     ENV_JOB,
+    ENV_PLATFORM_SOCKET,
     ENV_PLATFORM_URL,
     ENV_PROJECT,
     ENV_PROJECT_DIR,
 )
 from ...jobs import config as jobconf
 from ...jobs import notebook, scheduler, spark
-from ...jobs.runner import LaunchSpec, ProcessRunner, read_exit_code
+from ...jobs.runner import LaunchSpec, ProcessRunner
 from ..actor import Actor
 from ..config import PlatformConfig
 from ..db import after_commit
@@ -273,6 +275,9 @@ class JobService:
         # Where executions reach the platform's API (HOPSWORKS_LAB_PLATFORM_URL); set by
         # `hopsworks-lab serve`, which knows the address it listens on.
         self.platform_url: str | None = None
+        # The platform's Unix socket (HOPSWORKS_LAB_PLATFORM_SOCKET): the execution's key
+        # works only through it; set where the platform listens on it.
+        self.platform_socket: str | None = None
         self._closed = False
         self._listeners: list[Callable[[], object]] = []
 
@@ -767,9 +772,10 @@ class JobService:
             e = self._execution(s, job, execution_id)
             ended = e.state not in LIVE
             path = self._log_path(project, e.log_dir, f"{stream}.log") if e.log_dir else None
-        if path is None or not os.path.isfile(path):
+        if path is None or not self.storage.exists(path):
             return LogChunk(stream, offset, offset, 0, "", ended)
-        with open(path, "rb") as f:
+        # the job may have swapped its log for a link: read the file itself or refuse
+        with self.storage.open_read(path) as f:
             size = os.fstat(f.fileno()).st_size
             f.seek(min(offset, size))
             data = f.read(limit) if offset < size else b""
@@ -850,12 +856,10 @@ class JobService:
     def _make_log_dir(self, project: str, path: str) -> None:
         """A fresh folder (a stale one, e.g. from a database reset, is moved aside). The
         project's code may write in Logs: the folder must still lead inside it."""
-        if os.path.lexists(path):
-            os.rename(path, f"{path}.old-{int(self.clock().timestamp())}")
-        os.makedirs(path)
-        logs = os.path.realpath(self.storage.dataset_dir(project, LOGS))
-        if not os.path.realpath(path).startswith(logs + os.sep):
-            raise Conflict("the execution's log folder leads outside Logs", code="invalid_path")
+        if self.storage.exists(path):  # moved as it is (a link stays a link)
+            self.storage.move(path, f"{path}.old-{int(self.clock().timestamp())}")
+        # walked from the storage root without following links: a link on the way is refused
+        self.storage.makedirs(path)
 
     def _spec(self, p: _Prepared, key: str) -> LaunchSpec:
         python, python_env = self._python(p.project)
@@ -887,6 +891,8 @@ class JobService:
             env[ENV_PROJECT_DIR] = self.storage.project_dir(p.project)
         if self.platform_url:
             env[ENV_PLATFORM_URL] = self.platform_url
+        if self.platform_socket:
+            env[ENV_PLATFORM_SOCKET] = self.platform_socket
         env.update(python_env)
         if p.type is JobType.PYSPARK:
             home_dir = spark.spark_home()
@@ -915,6 +921,8 @@ class JobService:
             stderr=os.path.join(p.log_dir, "stderr.log"),
             exit_file=os.path.join(p.log_dir, EXIT_FILE),
             user=account,
+            # new log files, created walking from the storage root without following links
+            open_log=functools.partial(self.storage.open_write, mode=0o660),
         )
 
     def launch(self, execution_id: int) -> None:
@@ -1027,7 +1035,11 @@ class JobService:
             project = s.get(Project, e.project_id)
             assert project is not None
             path = self._log_path(project.name, e.log_dir, EXIT_FILE)
-        return read_exit_code(path)
+        try:  # written by the job's wrapper as the project-user: never follow a link
+            with self.storage.open_read(path) as f:
+                return int(f.read(64).strip())
+        except (OSError, ValueError, PlatformError):
+            return None
 
     def _finish(self, execution_id: int, reason_without_code: str) -> None:
         """The process has ended: FINISHED or FAILED from its exit code file."""

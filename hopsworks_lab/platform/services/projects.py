@@ -108,12 +108,14 @@ class ProjectService:
                     f"storage for project {name!r} exists already (left from a deleted project?)",
                     code="project_exists",
                 )
-            with self.datasets.os.change(s, {name}):
-                s.add(Membership(project_id=project.id, user_id=user.id, role=Role.DATA_OWNER))
-                self.datasets.create_defaults(s, project)
+            # registered before anything is made: whatever fails from here on (the OS
+            # accounts, the quota, the certificate) removes the project's folder too
             on_rollback(
                 s, lambda: self.datasets.storage.remove(self.datasets.storage.project_dir(name))
             )
+            with self.datasets.os.change(s, {name}):
+                s.add(Membership(project_id=project.id, user_id=user.id, role=Role.DATA_OWNER))
+                self.datasets.create_defaults(s, project)
             self.quotas.row(s, project.id)
             self.ca.issue(s, project, user)
             self.audit.append(

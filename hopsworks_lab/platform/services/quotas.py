@@ -4,6 +4,7 @@ quota under a row lock; a periodic rescan counts what project processes wrote di
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,14 +64,17 @@ class QuotaService:
             s.flush()
         return quota
 
-    def reserve(self, s: Session, project_id: int, add_bytes: int, add_files: int) -> None:
+    def reserve(
+        self, s: Session, project_id: int, add_bytes: int, add_files: int, *, slack: int = 0
+    ) -> None:
         """Count a write against the project's quota, or refuse it (413) if it would not
-        fit. Call inside the transaction that records the write."""
+        fit. Call inside the transaction that records the write. ``slack``: bytes that will
+        be freed when the write completes (the file an upload replaces)."""
         q = self.row(s, project_id, lock=True)
         if (
             add_bytes > 0
             and q.bytes_limit != UNLIMITED
-            and q.bytes_used + add_bytes > q.bytes_limit
+            and q.bytes_used + add_bytes - slack > q.bytes_limit
         ):
             raise PayloadTooLarge(
                 f"storage quota exceeded: {q.bytes_used + add_bytes} of {q.bytes_limit} bytes",
@@ -144,3 +148,24 @@ class QuotaService:
                 quota = self.row(s, pid, lock=True)
                 quota.bytes_used, quota.files_used, quota.scanned_at = total, files, utcnow()
         return len(projects)
+
+    def expire_uploads(self, max_age: float, now: float | None = None) -> int:
+        """Remove unfinished uploads last written more than ``max_age`` seconds ago, and
+        recount the projects that had some. Returns how many were removed."""
+        before = (time.time() if now is None else now) - max_age
+        with self.audit.db.transaction() as s:
+            rows = s.execute(
+                select(Project.name, Dataset.name).join(Dataset, Dataset.project_id == Project.id)
+            ).all()
+        removed: dict[str, int] = {}
+        for project, dataset in rows:
+            for path, _size, mtime in list(
+                self.storage.partials(self.storage.dataset_dir(project, dataset))
+            ):
+                if mtime < before and self.storage.remove_if_older(path, before):
+                    removed[project] = removed.get(project, 0) + 1
+        for project in removed:
+            self.rescan(project)
+        if removed:
+            log.info("removed %d expired unfinished uploads", sum(removed.values()))
+        return sum(removed.values())
