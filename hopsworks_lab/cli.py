@@ -14,13 +14,14 @@ from traitlets import Bool, Integer, Unicode
 from traitlets.config import Application
 
 from . import __version__
-from .platform import Platform, PlatformConfig, PlatformNotInitialised
+from .platform import Platform, PlatformConfig, PlatformNotInitialised, validation
 from .platform.actor import Actor
 from .platform.app import ENV_ADMIN_PASSWORD
 from .platform.background import start_background
 from .platform.errors import PlatformError
 from .platform.isolation import IsolationError
 from .platform.models import UserStatus
+from .platform.private import UnsafeState, restrict_umask
 
 CONFIG_FILE = "hopsworks_lab_config"
 COMMON_ALIASES = {"home": "PlatformConfig.home", "db-url": "PlatformConfig.db_url"}
@@ -54,6 +55,9 @@ class Command(Application):
         except PlatformNotInitialised as e:
             self.exit_with(str(e))
             raise  # unreachable
+        except UnsafeState as e:
+            self.exit_with(str(e), 1)
+            raise  # unreachable
 
     def init_platform(self) -> tuple[Platform, str | None]:
         try:
@@ -62,6 +66,9 @@ class Command(Application):
             # the only one today: the chosen first-admin password is refused
             prefix = f"{ENV_ADMIN_PASSWORD}: " if e.code == "weak_password" else ""
             self.exit_with(prefix + e.message, 1)
+            raise  # unreachable
+        except UnsafeState as e:
+            self.exit_with(str(e), 1)
             raise  # unreachable
 
     def exit_with(self, message: str, code: int = 2) -> None:
@@ -106,6 +113,7 @@ class ServeCommand(Command):
 
     async def serve(self, platform: Platform) -> None:
         from .api import make_app
+        from .api.local import LocalSocket
 
         app = make_app(platform, prefix=self.base_url)
         try:
@@ -113,6 +121,15 @@ class ServeCommand(Command):
         except OSError as e:
             platform.close()
             self.exit_with(f"cannot listen on {self.ip}:{self.port}: {e.strerror or e}", 1)
+            raise  # unreachable
+        try:
+            # code running in projects (servers, kernels, jobs) comes here, with its key
+            local_socket = LocalSocket(server, platform)
+        except OSError as e:
+            server.stop()
+            platform.close()
+            where = platform.config.socket_path
+            self.exit_with(f"cannot listen on {where}: {e.strerror or e}", 1)
             raise  # unreachable
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -125,10 +142,12 @@ class ServeCommand(Command):
         print(f"hopsworks-lab: isolation: {platform.isolation.describe()}", flush=True)
         api = f"http://{self.ip}:{self.port}{self.base_url.rstrip('/')}/api/"
         print(f"hopsworks-lab: platform API on {api}", flush=True)
+        print(f"hopsworks-lab: runtime socket {local_socket.path}", flush=True)
         await stop.wait()
         for task in tasks:
             task.cancel()
         server.stop()
+        local_socket.close()
         await server.close_all_connections()
         platform.close()
         print("hopsworks-lab: stopped", flush=True)
@@ -210,9 +229,7 @@ class UserAddCommand(AdminAction):
             )
             shown = None
         else:
-            import secrets
-
-            password = shown = secrets.token_urlsafe(12)
+            password = shown = validation.generate_password(username)
         platform.users.create(actor, username, password, self.email or None, self.admin)
         print(f"created user {username}" + (f"  password: {shown}  (shown once)" if shown else ""))
 
@@ -303,6 +320,9 @@ class HopsworksLab(Command):
 
 
 def main(argv: list[str] | None = None) -> None:
+    # whatever the platform writes without an explicit mode (the database and its -wal/-shm,
+    # keys, logs) is its own account's alone; folders for project-users get explicit modes
+    restrict_umask()
     app = HopsworksLab.instance()
     app.initialize(argv)
     app.start()

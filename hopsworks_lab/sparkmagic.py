@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .environ import ENV_API_KEY
+from .environ import ENV_API_KEY, ENV_PLATFORM_SOCKET
 from .livy.kernel import ENV_SPARK_MASTER
 from .livy.settings import STARTUP_FILE, ipython_startup
 
 # = server.context.ENV_API_KEY (not imported: this module loads in kernels, keep it light)
 AUTH_NAME = "HopsworksApiKey"  # the name sparkmagic's config and ``%spark add -t`` use
 AUTH_CLASS = "hopsworks_lab.sparkmagic.ApiKeyAuthenticator"
+# requests for the platform go through its Unix socket (HOPSWORKS_LAB_PLATFORM_SOCKET)
+ADAPTER_CLASS = "hopsworks_lab.sparkmagic.PlatformSocketAdapter"
 CONFIG_FILE = "config.json"
 ENV_CONF_DIR = "SPARKMAGIC_CONF_DIR"  # where sparkmagic looks for config.json
 KERNEL_NAME = "pysparkkernel"
@@ -59,12 +61,15 @@ def livy_session_configs(opts: Any) -> dict[str, Any]:
 
 
 def sparkmagic_config(
-    platform_url: str, project: str, session_defaults: dict[str, Any]
+    platform_url: str, project: str, session_defaults: dict[str, Any], socket: bool = False
 ) -> dict[str, Any]:
     """sparkmagic's ``config.json`` for a lab server of ``project``: its PySpark kernel talks
-    to the project's Livy endpoint with the server's key, and new sessions get
-    ``session_defaults`` (Livy fields: driverMemory, numExecutors, conf...)."""
+    to the project's Livy endpoint with the server's key (through the platform's Unix socket
+    when ``socket``: the key works only there), and new sessions get ``session_defaults``
+    (Livy fields: driverMemory, numExecutors, conf...)."""
+    adapters = [{"prefix": _base_of(platform_url), "adapter": ADAPTER_CLASS}] if socket else []
     return {
+        "http_session_config": {"adapters": adapters},
         "kernel_python_credentials": {
             "username": "",
             "password": "",
@@ -104,14 +109,16 @@ class ServerSpark:
     env: dict[str, str]
 
 
-def server_spark(home: str, platform_url: str, opts: Any, spark_master: str) -> ServerSpark:
+def server_spark(
+    home: str, platform_url: str, opts: Any, spark_master: str, socket: bool = False
+) -> ServerSpark:
     """Spark for a lab server with private ``home`` and spawn options ``opts``: sparkmagic's
     config and kernel (every server), and in a PySpark-mode server an IPython startup file
     that gives every Python kernel ``spark`` with the chosen settings (the same startup as
     a Livy session's). ``spark_master`` empty: ``local[<driver cores>]``."""
     conf_dir = os.path.join(home, ".sparkmagic")
     ipython_dir = os.path.join(home, ".ipython")
-    config = sparkmagic_config(platform_url, opts.project, livy_session_configs(opts))
+    config = sparkmagic_config(platform_url, opts.project, livy_session_configs(opts), socket)
     files = {
         os.path.join(conf_dir, CONFIG_FILE): json.dumps(config, indent=2),
         os.path.join(home, ".local", "share", "jupyter", "kernels", KERNEL_NAME, "kernel.json"): (
@@ -152,7 +159,38 @@ def _authenticator_class() -> type:
     return ApiKeyAuthenticator
 
 
+def _base_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}/"
+
+
+@cache
+def _adapter_class() -> type:
+    from sparkmagic.livyclientlib.exceptions import BadUserConfigurationException
+
+    from .client.unixhttp import UnixSocketAdapter
+
+    class PlatformSocketAdapter(UnixSocketAdapter):
+        """sparkmagic's requests to the platform, through its Unix socket (sparkmagic
+        mounts it by class name, without arguments)."""
+
+        def __init__(self) -> None:
+            path = os.environ.get(ENV_PLATFORM_SOCKET, "").strip()
+            if not path:
+                raise BadUserConfigurationException(
+                    f"{ENV_PLATFORM_SOCKET} is not set: the platform's socket is given to "
+                    "hub-spawned lab servers"
+                )
+            super().__init__(path)
+
+    PlatformSocketAdapter.__module__ = __name__
+    PlatformSocketAdapter.__qualname__ = "PlatformSocketAdapter"
+    return PlatformSocketAdapter
+
+
 def __getattr__(name: str) -> Any:
     if name == "ApiKeyAuthenticator":
         return _authenticator_class()
+    if name == "PlatformSocketAdapter":
+        return _adapter_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

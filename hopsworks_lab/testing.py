@@ -13,11 +13,15 @@ from tornado.netutil import bind_sockets
 
 
 class ServerThread:
-    """``with ServerThread(app) as url: ...`` serves ``app`` on 127.0.0.1 (free port)."""
+    """``with ServerThread(app) as url: ...`` serves ``app`` on 127.0.0.1 (free port) and,
+    for a platform's app, on the platform's Unix socket too (``.socket``): where runtime
+    (project-user) keys work."""
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, socket_path: str | None = None) -> None:
         self.app = app
+        self._socket_path = socket_path  # default: the platform's (PlatformConfig.socket_path)
         self.url = ""
+        self.socket: str | None = None
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -31,10 +35,19 @@ class ServerThread:
         server = HTTPServer(self.app)
         server.add_sockets(sockets)
         self.url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+        local = None
+        platform = self.app.settings.get("hopsworks_platform")
+        if platform is not None:
+            from .api.local import LocalSocket
+
+            local = LocalSocket(server, platform, self._socket_path)
+            self.socket = local.path
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         self._ready.set()
         await self._stop.wait()
         server.stop()
+        if local is not None:
+            local.close()
         await server.close_all_connections()
 
     def __enter__(self) -> str:

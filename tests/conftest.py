@@ -132,6 +132,14 @@ class Client:
     def as_key(self, key: str) -> Client:
         return Client(self.base, f"ApiKey {key}")
 
+    def via_socket(self, path: str) -> Client:
+        """This client, its requests going through the platform's Unix socket at ``path``
+        (where runtime, project-user, keys work)."""
+        from hopsworks_lab.client.unixhttp import UnixSocketAdapter
+
+        self.http.mount(self.base, UnixSocketAdapter(path))
+        return self
+
 
 @pytest.fixture
 def server(platform: Platform) -> Iterator[str]:

@@ -14,15 +14,20 @@ from hopsworks_lab.client import RestAPIError
 from hopsworks_lab.platform import Platform
 from hopsworks_lab.platform.actor import Actor
 from hopsworks_lab.platform.models import Principal
-from hopsworks_lab.server.context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
+from hopsworks_lab.server.context import (
+    ENV_API_KEY,
+    ENV_PLATFORM_SOCKET,
+    ENV_PLATFORM_URL,
+    ENV_PROJECT,
+)
 
 
 @pytest.fixture
 def env(anon: Client, admin: Client, platform: Platform, server: str) -> dict[str, str]:
     """What a lab server's kernel or a job finds in its environment: alice's project-user key
-    for demo."""
-    add_user(admin, "alice", "alice-pass-1")
-    alice = anon.login("alice", "alice-pass-1")
+    for demo, and the platform's Unix socket where it works."""
+    add_user(admin, "alice", "alice-secret-1")
+    alice = anon.login("alice", "alice-secret-1")
     assert alice.post("api/projects", json={"name": "demo"}).status_code == 201
     assert admin.post("api/projects", json={"name": "other"}).status_code == 201
     key = platform.tokens.create_api_key(
@@ -33,12 +38,29 @@ def env(anon: Client, admin: Client, platform: Platform, server: str) -> dict[st
         for_user="alice",
         principal=Principal.PROJECT_USER,
     ).key
-    return {ENV_PLATFORM_URL: server + "/", ENV_API_KEY: key, ENV_PROJECT: "demo"}
+    return {
+        ENV_PLATFORM_URL: server + "/",
+        ENV_PLATFORM_SOCKET: platform.config.socket_path,
+        ENV_API_KEY: key,
+        ENV_PROJECT: "demo",
+    }
 
 
 def test_login_from_the_environment(env: dict[str, str]) -> None:
     project = hopsworks_lab.login(environ=env)
     assert project.name == "demo" and project.role == "DATA_OWNER"
+    assert project.connection.socket == env[ENV_PLATFORM_SOCKET]
+
+
+def test_the_runtime_key_is_refused_over_tcp(env: dict[str, str]) -> None:
+    """The key without its socket (copied out of the runtime) opens nothing."""
+    tcp = {k: v for k, v in env.items() if k != ENV_PLATFORM_SOCKET}
+    with pytest.raises(RestAPIError) as e:
+        hopsworks_lab.login(environ=tcp)
+    assert e.value.status == 401 and e.value.code == "key_outside_runtime"
+    with pytest.raises(RestAPIError) as e:  # an explicit host is TCP too
+        hopsworks_lab.login(env[ENV_PLATFORM_URL], "demo", env[ENV_API_KEY], environ={})
+    assert e.value.code == "key_outside_runtime"
 
 
 def test_login_says_what_is_missing() -> None:

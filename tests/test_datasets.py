@@ -43,7 +43,8 @@ def team(anon: Client, admin: Client, platform: Platform) -> dict[str, Client]:
         for_user="bob",
         principal=Principal.PROJECT_USER,
     )
-    c["bob_code"] = anon.as_key(key.key)
+    # code's key: over the platform's socket (where it works) as code in the project has it
+    c["bob_code"] = anon.as_key(key.key).via_socket(platform.config.socket_path)
     c["anon"], c["admin"] = anon, admin
     return c
 

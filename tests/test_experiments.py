@@ -32,7 +32,12 @@ from hopsworks_lab.experiments.session import Session
 from hopsworks_lab.platform import Platform
 from hopsworks_lab.platform.actor import Actor
 from hopsworks_lab.platform.models import Principal
-from hopsworks_lab.server.context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
+from hopsworks_lab.server.context import (
+    ENV_API_KEY,
+    ENV_PLATFORM_SOCKET,
+    ENV_PLATFORM_URL,
+    ENV_PROJECT,
+)
 
 # What a notebook cell defines: functions of __main__.
 NOTEBOOK = """
@@ -109,8 +114,8 @@ def db_url(tmp_path: Path) -> str:
 @pytest.fixture
 def env(anon: Client, admin: Client, platform: Platform, server: str) -> dict[str, str]:
     """alice's project-user key for demo, as a lab server's kernel has it."""
-    add_user(admin, "alice", "alice-pass-1")
-    alice = anon.login("alice", "alice-pass-1")
+    add_user(admin, "alice", "alice-secret-1")
+    alice = anon.login("alice", "alice-secret-1")
     assert alice.post("api/projects", json={"name": "demo"}).status_code == 201
     key = platform.tokens.create_api_key(
         Actor.system(),
@@ -120,7 +125,12 @@ def env(anon: Client, admin: Client, platform: Platform, server: str) -> dict[st
         for_user="alice",
         principal=Principal.PROJECT_USER,
     ).key
-    return {ENV_PLATFORM_URL: server + "/", ENV_API_KEY: key, ENV_PROJECT: "demo"}
+    return {
+        ENV_PLATFORM_URL: server + "/",
+        ENV_PLATFORM_SOCKET: platform.config.socket_path,  # where the key works
+        ENV_API_KEY: key,
+        ENV_PROJECT: "demo",
+    }
 
 
 @pytest.fixture(params=["local", "upload"])
@@ -386,7 +396,7 @@ def test_jobs_know_the_project_folder(env: dict[str, str], platform: Platform) -
     from test_jobs import create_job, log, start, upload, wait_end
 
     key = env[ENV_API_KEY]
-    alice = Client(env[ENV_PLATFORM_URL], f"ApiKey {key}")
+    alice = Client(env[ENV_PLATFORM_URL], f"ApiKey {key}").via_socket(env[ENV_PLATFORM_SOCKET])
     platform.jobs.platform_url = env[ENV_PLATFORM_URL]
     script = "import os\nprint(os.environ['HOPSWORKS_LAB_PROJECT_DIR'])\n"
     upload(alice, "Resources/where.py", script)

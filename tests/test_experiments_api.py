@@ -28,7 +28,12 @@ from hopsworks_lab.platform.isolation import unix_user
 from hopsworks_lab.platform.models import Experiment, ExperimentTrial, Principal
 from hopsworks_lab.platform.services.credentials import PROJECT_USER_SCOPES
 from hopsworks_lab.platform.services.experiments import trial_record
-from hopsworks_lab.server.context import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
+from hopsworks_lab.server.context import (
+    ENV_API_KEY,
+    ENV_PLATFORM_SOCKET,
+    ENV_PLATFORM_URL,
+    ENV_PROJECT,
+)
 
 PW = "secret-pass-1"
 BASE = "api/projects/demo/experiments"
@@ -328,7 +333,9 @@ def test_a_link_in_place_of_the_folder_is_removed_not_followed(
 
 def test_the_project_user_records_and_writes_the_folder(team: dict[str, Any]) -> None:
     bob, platform = team["bob"], team["platform"]
-    code = Client(team["server"]).as_key(project_user_key(platform, "bob"))
+    # code's key, over the platform's socket as a kernel has it (the only place it works)
+    sock = platform.config.socket_path
+    code = Client(team["server"]).as_key(project_user_key(platform, "bob")).via_socket(sock)
     e = create(code, "from-a-kernel")
     assert e["user"] == "bob"
     # the trial's files go in the run's folder through the API (when storage is remote)
@@ -345,6 +352,7 @@ def test_the_project_user_records_and_writes_the_folder(team: dict[str, Any]) ->
     assert code.patch(url, json={"state": "FINISHED"}).json()["state"] == "FINISHED"
     # a key of demo does not reach another project
     other = Client(team["server"]).as_key(project_user_key(platform, "carol", "other"))
+    other.via_socket(sock)
     assert other.get(url).status_code == 403
 
 
@@ -363,6 +371,7 @@ def test_the_python_client(team: dict[str, Any]) -> None:
     platform, server = team["platform"], team["server"]
     env = {
         ENV_PLATFORM_URL: server + "/",
+        ENV_PLATFORM_SOCKET: platform.config.socket_path,
         ENV_API_KEY: project_user_key(platform, "bob"),
         ENV_PROJECT: "demo",
     }

@@ -103,16 +103,14 @@ def log_file(platform: Platform, job: str, execution: int, name: str) -> Path:
 
 
 SCRIPT = """\
-import json, os, sys, urllib.request
+import json, os, sys
 print(json.dumps(sys.argv[1:]))
 print("project", os.environ["HOPSWORKS_LAB_PROJECT"], "cwd", os.getcwd())
 print("to stderr", file=sys.stderr)
-# the execution's own project-user key reaches the platform
-url = os.environ["HOPSWORKS_LAB_PLATFORM_URL"] + "api/projects/demo/datasets"
-key = os.environ["HOPSWORKS_LAB_API_KEY"]
-req = urllib.request.Request(url, headers={"Authorization": "ApiKey " + key})
-with urllib.request.urlopen(req) as r:
-    print("datasets", sorted(d["name"] for d in json.load(r)["items"]))
+# the execution's own project-user key reaches the platform (over its Unix socket)
+import hopsworks_lab
+datasets = hopsworks_lab.login().get_dataset_api().datasets()
+print("datasets", sorted(d["name"] for d in datasets))
 # the platform's own secrets are not in the environment
 print("leak", [k for k in os.environ if k.startswith("HOPSWORKS_LAB_DB")])
 print("python", sys.executable)

@@ -33,6 +33,7 @@ from hopsworks_lab import __version__
 from hopsworks_lab.api import make_app, url_patterns
 from hopsworks_lab.api.base import PERSON_HEADER, NotFoundHandler
 from hopsworks_lab.api.handlers import API_VERSION
+from hopsworks_lab.environ import ENV_ROLE
 from hopsworks_lab.platform import Platform, PlatformConfig
 from hopsworks_lab.platform.actor import Actor
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
@@ -41,6 +42,7 @@ from hopsworks_lab.platform.models import Principal
 from hopsworks_lab.server.context import (
     API_VERSION_HEADER,
     ENV_API_KEY,
+    ENV_PLATFORM_SOCKET,
     ENV_PLATFORM_URL,
     ENV_PROJECT,
     ContextError,
@@ -251,7 +253,7 @@ class Lab:
         return r
 
 
-def _start_lab(tmp: Path, env_extra: dict[str, str]) -> Lab:
+def _start_lab(tmp: Path, env_extra: dict[str, str], args: tuple[str, ...] = ()) -> Lab:
     home, root, runtime = tmp / "home", tmp / "root", tmp / "runtime"
     for d in (home, root, runtime, tmp / "config", tmp / "data"):
         d.mkdir(parents=True)
@@ -280,6 +282,7 @@ def _start_lab(tmp: Path, env_extra: dict[str, str]) -> Lab:
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--ServerApp.terminals_enabled=False",
+        *args,
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -356,7 +359,15 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             ).key
             lab = _start_lab(
                 tmp / "lab",
-                {ENV_PLATFORM_URL: url + "/", ENV_API_KEY: key, ENV_PROJECT: PROJECT},
+                {
+                    ENV_PLATFORM_URL: url + "/",
+                    # the key works only through the platform's socket (a TCP request
+                    # with it is refused): every forwarded request below goes there
+                    ENV_PLATFORM_SOCKET: platform.config.socket_path,
+                    ENV_API_KEY: key,
+                    ENV_PROJECT: PROJECT,
+                    ENV_ROLE: "DATA_OWNER",  # as the spawner passes it (bob owns demo)
+                },
             )
             try:
                 yield Setup(platform, url, key, lab)
@@ -630,6 +641,224 @@ def test_hub_mode_opens_no_platform_state(lab: Lab) -> None:
     assert "platform API at" not in log and "admin password" not in log
 
 
+# -- Data Scientists: the lab hands no files out (server/export.py) --------------------------
+SECRET = "the-scientists-must-not-download-this"
+CSV = f"id,value\n1,{SECRET}\n"
+NOTEBOOK = {
+    "cells": [{"cell_type": "markdown", "id": "a1", "metadata": {}, "source": "# analysis"}],
+    "metadata": {},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+DOWNLOAD_PLUGINS = {
+    "@jupyterlab/filebrowser-extension:download",
+    "@jupyterlab/filebrowser-extension:open-browser-tab",
+    "@jupyterlab/docmanager-extension:download",
+    "@jupyterlab/notebook-extension:export",
+}
+# What a person would use to take data.csv out, as an attacker would try them.
+EXPORTS = (
+    "files/data.csv?download=1",
+    "files/data.csv",
+    "files/analysis.ipynb?download=1",
+    "api/contents/data.csv",
+    "api/contents/data.csv?content=1&format=base64",
+    "api/contents/data.csv?type=file&format=text",
+    "api/contents/data.csv?type=bogus",
+    "api/contents/analysis.ipynb?type=file&format=text",
+    "nbconvert/html/analysis.ipynb?download=true",
+    "nbconvert/script/analysis.ipynb?download=true",
+)
+
+
+def _seed(lab: Lab) -> Path:
+    """The notebook folder as a kernel could have left it: a dataset's file copied in."""
+    root = lab.home.parent / "root"
+    (root / "data.csv").write_text(CSV)
+    (root / "analysis.ipynb").write_text(json.dumps(NOTEBOOK))
+    return root
+
+
+def _page_config(lab: Lab) -> dict[str, Any]:
+    page = lab.request("GET", "lab")
+    assert page.status_code == 200, page.text
+    start = page.text.index('<script id="jupyter-config-data" type="application/json">')
+    body = page.text[page.text.index(">", start) + 1 :]
+    return json.loads(body[: body.index("</script>")])
+
+
+def _wait_for(check: Any, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout:.0f}s: {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def scientist(hub: Setup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """carol, a Data Scientist of demo, with a lab started as the spawner starts it: key and
+    role from the platform's credentials endpoint (the role checked every 0.2 s)."""
+    bob = Client(hub.url).login("bob", "bob-password-1")
+    r = bob.post(
+        f"api/projects/{PROJECT}/members", json={"username": "carol", "role": "DATA_SCIENTIST"}
+    )
+    assert r.status_code == 201, r.text
+    admin = Client(hub.url).login("admin", ADMIN_PASSWORD)
+    r = admin.post(f"api/projects/{PROJECT}/members/carol/credentials", json={})
+    assert r.status_code == 201, r.text
+    creds = r.json()
+    assert creds["role"] == "DATA_SCIENTIST"
+    lab = _start_lab(
+        tmp_path_factory.mktemp("scientist"),
+        {
+            ENV_PLATFORM_URL: hub.url + "/",
+            ENV_PLATFORM_SOCKET: hub.platform.config.socket_path,
+            ENV_API_KEY: creds["key"],
+            ENV_PROJECT: PROJECT,
+            ENV_ROLE: creds["role"],
+        },
+        ("--ExportGate.role_refresh_seconds=0.2",),
+    )
+    try:
+        _seed(lab)
+        yield lab
+    finally:
+        _stop(lab.proc)
+
+
+def test_credentials_carry_the_members_role(hub: Setup, scientist: Lab) -> None:
+    admin = Client(hub.url).login("admin", ADMIN_PASSWORD)
+    r = admin.post(f"api/projects/{PROJECT}/members/bob/credentials", json={})
+    assert r.status_code == 201, r.text
+    assert r.json()["role"] == "DATA_OWNER"
+
+
+def test_a_data_scientists_lab_hands_no_files_out(scientist: Lab) -> None:
+    lab = scientist
+    for path in EXPORTS:
+        r = lab.request("GET", path)
+        assert r.status_code == 403, (path, r.status_code, r.text[:200])
+        assert r.json()["error"] == "export_refused", path
+        assert "Data Scientist" in r.json()["message"]
+        assert SECRET not in r.text
+    r = lab.request("HEAD", "files/data.csv")
+    assert r.status_code == 403
+    # before sign-in: 401, as everywhere else in the lab
+    r = lab.request("GET", "files/data.csv", auth=False)
+    assert r.status_code == 401 and SECRET not in r.text
+    # a CSV renamed to .ipynb is read as a notebook or not at all (Jupyter's error would
+    # quote its first bytes)
+    r = lab.request("POST", "api/contents", json={"copy_from": "data.csv"})
+    assert r.status_code == 201, r.text
+    copy = r.json()["path"]
+    renamed = copy.removesuffix(".csv") + ".ipynb"
+    r = lab.request("PATCH", f"api/contents/{copy}", json={"path": renamed})
+    assert r.status_code == 200, r.text
+    r = lab.request("GET", f"api/contents/{renamed}")
+    assert r.status_code == 400 and SECRET not in r.text, r.text
+    assert lab.request("DELETE", f"api/contents/{renamed}").status_code == 204
+    # a web server a kernel started in the folder is not relayed to the browser either
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=lab.home.parent / "root",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: _answers(f"http://127.0.0.1:{port}/data.csv"), "the kernel's server")
+        for path in (f"proxy/{port}/data.csv", f"proxy/absolute/{port}/data.csv"):
+            r = lab.request("GET", path)
+            assert r.status_code == 403 and SECRET not in r.text, (path, r.text[:200])
+    finally:
+        _stop(server)
+    # the frontend shows no download commands
+    disabled = set(_page_config(lab)["disabledExtensions"])
+    assert disabled >= DOWNLOAD_PLUGINS
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_a_data_scientist_still_works_on_notebooks(scientist: Lab) -> None:
+    lab = scientist
+    r = lab.request("GET", "api/contents")
+    assert r.status_code == 200, r.text
+    assert {"data.csv", "analysis.ipynb"} <= {m["name"] for m in r.json()["content"]}
+    r = lab.request("GET", "api/contents/data.csv", params={"content": "0"})
+    assert r.status_code == 200 and r.json()["type"] == "file" and r.json()["content"] is None
+    r = lab.request("GET", "api/contents/analysis.ipynb")
+    assert r.status_code == 200, r.text
+    model = r.json()
+    assert model["type"] == "notebook" and model["content"]["cells"][0]["source"] == "# analysis"
+    cells = [
+        *NOTEBOOK["cells"],
+        {
+            "cell_type": "code",
+            "id": "b2",
+            "metadata": {},
+            "source": "import pandas as pd",
+            "outputs": [],
+            "execution_count": None,
+        },
+    ]
+    r = lab.request(
+        "PUT",
+        "api/contents/analysis.ipynb",
+        json={"type": "notebook", "format": "json", "content": {**NOTEBOOK, "cells": cells}},
+    )
+    assert r.status_code == 200, r.text
+    r = lab.request("GET", "api/contents/analysis.ipynb", params={"type": "notebook"})
+    assert r.status_code == 200 and len(r.json()["content"]["cells"]) == 2
+    # programs come in (upload), checkpoints list, a folder is made
+    r = lab.request(
+        "PUT",
+        "api/contents/train.py",
+        json={"type": "file", "format": "text", "content": "print('hi')\n"},
+    )
+    assert r.status_code == 201, r.text
+    r = lab.request("GET", "api/contents/analysis.ipynb/checkpoints")
+    assert r.status_code == 200, r.text
+    r = lab.request("POST", "api/contents", json={"type": "directory"})
+    assert r.status_code == 201, r.text
+    # converting what the browser posts (no file read) is not an export
+    r = lab.request("POST", "nbconvert/html", json={"content": NOTEBOOK})
+    assert r.status_code != 403, r.text
+
+
+def test_a_data_owners_lab_serves_files(lab: Lab, hub: Setup) -> None:
+    _seed(lab)
+    for path in EXPORTS:
+        if "bogus" in path or "analysis.ipynb?type=file" in path:
+            continue
+        r = lab.request("GET", path)
+        assert r.status_code == 200, (path, r.text[:300])
+    assert lab.request("GET", "files/data.csv?download=1").text == CSV
+    r = lab.request("GET", "api/contents/data.csv", params={"format": "text"})
+    assert r.json()["content"] == CSV
+    assert not DOWNLOAD_PLUGINS & set(_page_config(lab)["disabledExtensions"])
+
+
+def test_a_role_change_reaches_a_running_lab(hub: Setup, scientist: Lab) -> None:
+    bob = Client(hub.url).login("bob", "bob-password-1")
+
+    def served() -> bool:
+        return scientist.request("GET", "files/data.csv").status_code == 200
+
+    r = bob.put(f"api/projects/{PROJECT}/members/carol", json={"role": "DATA_OWNER"})
+    assert r.status_code == 200, r.text
+    _wait_for(served, "carol's lab serves files once she is a Data Owner")
+    r = bob.put(f"api/projects/{PROJECT}/members/carol", json={"role": "DATA_SCIENTIST"})
+    assert r.status_code == 200, r.text
+    _wait_for(lambda: not served(), "carol's lab refuses files once she is a Data Scientist")
+    assert set(_page_config(scientist)["disabledExtensions"]) >= DOWNLOAD_PLUGINS
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -692,9 +921,16 @@ def test_platform_breaks_off_or_stops(tmp_path: Path, hub: Setup) -> None:
         hopsworks_platform=hub.platform,
         default_handler_class=NotFoundHandler,
     )
-    with ServerThread(app) as url:
+    sock = str(tmp_path / "platform.sock")  # not the module's platform socket: it stays
+    with ServerThread(app, socket_path=sock) as url:
         lab = _start_lab(
-            tmp_path, {ENV_PLATFORM_URL: url + "/", ENV_API_KEY: hub.key, ENV_PROJECT: PROJECT}
+            tmp_path,
+            {
+                ENV_PLATFORM_URL: url + "/",
+                ENV_PLATFORM_SOCKET: sock,
+                ENV_API_KEY: hub.key,
+                ENV_PROJECT: PROJECT,
+            },
         )
         try:
             assert lab.request("GET", "hopsworks/api/users/me").json()["username"] == "bob"

@@ -35,7 +35,7 @@ from hopsworks_lab.platform.actor import Actor
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
 from hopsworks_lab.platform.models import Principal
 from hopsworks_lab.platform.services.credentials import PROJECT_USER_SCOPES
-from hopsworks_lab.server.context import ENV_API_KEY
+from hopsworks_lab.server.context import ENV_API_KEY, ENV_PLATFORM_SOCKET
 from hopsworks_lab.testing import ServerThread
 
 PW = "secret-pass-1"
@@ -74,20 +74,24 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Platfor
         )
         server_home = home / "server-home"
         setup = hsm.server_spark(
-            str(server_home), base + "/", Options(project="demo", executors=2), ""
+            str(server_home), base + "/", Options(project="demo", executors=2), "", socket=True
         )
         for path, text in setup.files.items():
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             Path(path).write_text(text)
-        saved = os.environ.get(ENV_API_KEY)
-        os.environ[ENV_API_KEY] = key.key
+        # as the spawner gives them to a server (and its kernels): the key works through
+        # the socket only
+        given = {ENV_API_KEY: key.key, ENV_PLATFORM_SOCKET: platform.config.socket_path}
+        saved = {name: os.environ.get(name) for name in given}
+        os.environ.update(given)
         try:
             yield base, platform, server_home
         finally:
-            if saved is None:
-                del os.environ[ENV_API_KEY]
-            else:
-                os.environ[ENV_API_KEY] = saved
+            for name, value in saved.items():
+                if value is None:
+                    del os.environ[name]
+                else:
+                    os.environ[name] = value
             platform.close()
 
 
@@ -167,6 +171,7 @@ def test_sparkmagics_pyspark_kernel_in_a_lab_server(lab: tuple[str, Platform, Pa
 
         # the stop button: the kernel is interrupted, sparkmagic cancels the statement
         alice = Client(base, f"ApiKey {os.environ[ENV_API_KEY]}")
+        alice.via_socket(os.environ[ENV_PLATFORM_SOCKET])
         (session,) = alice.get("api/projects/demo/livy/sessions").json()["sessions"]
         statements = f"api/projects/demo/livy/sessions/{session['id']}/statements"
         msg_id = kc.execute("import time\ntime.sleep(120)")
@@ -308,6 +313,17 @@ def test_the_sparkmagic_config() -> None:
     assert config["session_configs"] == {"numExecutors": 2}
     # no secret in the file: the authenticator reads the key from the environment
     assert config["kernel_python_credentials"]["password"] == ""
+    assert config["http_session_config"] == {"adapters": []}
+    # with the platform's socket, requests for the platform go through it
+    config = hsm.sparkmagic_config(
+        "http://127.0.0.1:8181/services/hopsworks/", "demo", {}, socket=True
+    )
+    assert config["http_session_config"]["adapters"] == [
+        {
+            "prefix": "http://127.0.0.1:8181/",
+            "adapter": "hopsworks_lab.sparkmagic.PlatformSocketAdapter",
+        }
+    ]
     assert hsm.ENV_API_KEY == ENV_API_KEY
 
 

@@ -5,6 +5,7 @@ project's data."""
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import secrets
@@ -17,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -25,6 +27,7 @@ from conftest import ADMIN_PASSWORD, need
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from test_hub import CLI, PW, Hub, free_port
+from test_runtime_keys import probe
 
 from hopsworks_lab.platform.isolation import unix_user
 
@@ -146,7 +149,7 @@ def test_two_projects_two_servers_each_as_its_project_user(hub: Hub) -> None:
     token = hub_token(hub, "alice")
     for project in PROJECTS:
         spawn(hub, token, "alice", project)
-    keys, homes = {}, {}
+    keys, homes, sockets = {}, {}, {}
     for project in PROJECTS:
         r = requests.get(
             hub.url + f"user/alice/{project}/api/status",
@@ -163,7 +166,16 @@ def test_two_projects_two_servers_each_as_its_project_user(hub: Hub) -> None:
         )
         env = proc.info["environ"]
         assert env["HOPSWORKS_LAB_PROJECT"] == project
+        assert env["HOPSWORKS_LAB_ROLE"] == "DATA_OWNER"  # her lab hands files out (export.py)
         keys[project] = env["HOPSWORKS_LAB_API_KEY"]
+        sockets[project] = env["HOPSWORKS_LAB_PLATFORM_SOCKET"]
+        # the lab forwards the browser's requests with it (through the platform's socket)
+        r = requests.get(
+            hub.url + f"user/alice/{project}/hopsworks/api/projects/{project}",
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
         # its certificate: CN=project__user, the key opens with the password next to it
         certs = Path(env["HOPSWORKS_LAB_CERT_DIR"])
         # the home: private, under the platform home's root-owned lab-homes (not /tmp)
@@ -181,14 +193,24 @@ def test_two_projects_two_servers_each_as_its_project_user(hub: Hub) -> None:
         if os.geteuid() == 0:
             assert proc.info["username"] == unix_user(project, "alice")
             pwd.getpwnam(unix_user(project, "alice"))
-    # Each key is alice's project-user in its own project only.
+    # Each key is alice's project-user in its own project only, and works only from its
+    # runtime: over the platform's socket as the server's account, never over TCP (here the
+    # hub's public proxy, as from a laptop).
+    base = urlsplit(hub.api).path
     for project, key in keys.items():
         other = PROJECTS[1] if project == PROJECTS[0] else PROJECTS[0]
         auth = {"Authorization": f"ApiKey {key}"}
-        mine = requests.get(hub.api + "projects", headers=auth, timeout=30).json()["items"]
-        assert [p["name"] for p in mine] == [project]
-        r = requests.get(hub.api + f"projects/{other}/files/Resources", headers=auth, timeout=30)
-        assert r.status_code == 403
+        r = requests.get(hub.api + "projects", headers=auth, timeout=30)
+        assert (r.status_code, r.json()["error"]) == (401, "key_outside_runtime")
+        account = unix_user(project, "alice") if os.geteuid() == 0 else None
+        answer = probe(sockets[project], key, base + "projects", account)
+        assert answer["status"] == 200, answer
+        assert [p["name"] for p in json.loads(answer["body"])["items"]] == [project]
+        answer = probe(sockets[project], key, base + f"projects/{other}/files/Resources", account)
+        assert answer["status"] == 403
+        if account is not None:  # the other server's account cannot use it
+            answer = probe(sockets[project], key, base + "projects", unix_user(other, "alice"))
+            assert answer["status"] == 401
     # Stopping a server revokes its key.
     r = requests.delete(
         hub.url + f"hub/api/users/alice/servers/{PROJECTS[0]}",
@@ -197,16 +219,13 @@ def test_two_projects_two_servers_each_as_its_project_user(hub: Hub) -> None:
     )
     assert r.status_code in (202, 204), r.text + hub.log.read_text()[-3000:]
     deadline = time.monotonic() + 30
+    account = unix_user(PROJECTS[0], "alice") if os.geteuid() == 0 else None
     while time.monotonic() < deadline:
-        r = requests.get(
-            hub.api + "users/me",
-            headers={"Authorization": f"ApiKey {keys[PROJECTS[0]]}"},
-            timeout=30,
-        )
-        if r.status_code == 401:
+        answer = probe(sockets[PROJECTS[0]], keys[PROJECTS[0]], base + "users/me", account)
+        if answer["status"] == 401:
             break
         time.sleep(0.3)
-    assert r.status_code == 401
+    assert json.loads(answer["body"])["error"] == "invalid_api_key"
     assert not homes[PROJECTS[0]].exists()  # its home (key, password) went with it
     assert homes[PROJECTS[1]].exists()
 
@@ -242,5 +261,37 @@ def test_gpus_are_allocated_and_a_killed_server_is_cleaned_up(hub: Hub) -> None:
             break
         time.sleep(1)
     assert gpus["free"] == 2, hub.log.read_text()[-3000:]
-    r = requests.get(hub.api + "users/me", headers={"Authorization": f"ApiKey {key}"}, timeout=30)
-    assert r.status_code == 401
+    # its key is revoked (tried where it worked: the socket, as the server's account)
+    account = unix_user(project, "alice") if os.geteuid() == 0 else None
+    path = urlsplit(hub.api).path + "users/me"
+    answer = probe(env["HOPSWORKS_LAB_PLATFORM_SOCKET"], key, path, account)
+    assert json.loads(answer["body"])["error"] == "invalid_api_key"
+
+
+def test_deleting_a_project_stops_its_lab_servers_first(hub: Hub) -> None:
+    """The platform asks the hub to stop the project's servers (their homes and keys go),
+    then removes the project's Unix accounts: none is left running as a bare uid."""
+    project = f"lab{TAG}"
+    alice = hub.platform("alice", PW)
+    assert alice.post(hub.api + "projects", json={"name": project}).status_code == 201
+    token = hub_token(hub, "alice")
+    spawn(hub, token, "alice", project)
+    proc = next(
+        p
+        for p in psutil.process_iter(["environ"])
+        if p.info["environ"] and p.info["environ"].get("JUPYTERHUB_SERVER_NAME") == project
+    )
+    home = Path(proc.info["environ"]["HOME"])
+    assert home.is_dir()
+    r = alice.delete(hub.api + f"projects/{project}", timeout=120)
+    assert r.status_code == 204, r.text + hub.log.read_text()[-3000:]
+    # by the time the platform answers, the server is gone, and its home with it
+    assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    assert not home.exists()
+    model = requests.get(
+        hub.url + "hub/api/users/alice", headers={"Authorization": f"token {token}"}, timeout=30
+    ).json()
+    assert project not in model["servers"]
+    if os.geteuid() == 0:
+        with pytest.raises(KeyError):
+            pwd.getpwnam(unix_user(project, "alice"))

@@ -26,6 +26,8 @@ from hopsworks_lab.api.webhdfs import (
     redact,
     remote_exception,
 )
+from hopsworks_lab.client import use_platform_socket
+from hopsworks_lab.environ import ENV_PLATFORM_SOCKET, ENV_PLATFORM_URL
 from hopsworks_lab.platform import Platform
 from hopsworks_lab.platform.actor import Actor
 from hopsworks_lab.platform.errors import NotFound
@@ -37,13 +39,20 @@ R = "/Projects/demo/Resources"
 
 
 class World:
-    def __init__(self, server: str, clients: dict[str, Client], keys: dict[str, str]) -> None:
+    def __init__(
+        self, server: str, clients: dict[str, Client], keys: dict[str, str], socket: str
+    ) -> None:
         self.server, self.clients, self.keys = server, clients, keys
         self.port = int(server.rsplit(":", 1)[1])
+        self.socket = socket
 
     def fs(self, who: str | None) -> WebHDFS:
         token = self.keys[who] if who else None
-        return WebHDFS("127.0.0.1", self.port, token=token, skip_instance_cache=True)
+        fs = WebHDFS("127.0.0.1", self.port, token=token, skip_instance_cache=True)
+        if who == "code":  # code's key works over the platform's socket, as in a kernel
+            env = {ENV_PLATFORM_URL: self.server + "/", ENV_PLATFORM_SOCKET: self.socket}
+            use_platform_socket(fs.session, env)
+        return fs
 
     def url(self, path: str) -> str:
         return f"{self.server}/webhdfs/v1{path}"
@@ -79,7 +88,7 @@ def w(server: str, anon: Client, admin: Client, platform: Platform) -> World:
         Actor.system(), "pu", RW, "demo", for_user="bob", principal=Principal.PROJECT_USER
     ).key
     c["admin"] = admin
-    return World(server, c, keys)
+    return World(server, c, keys, platform.config.socket_path)
 
 
 def test_browse_the_virtual_folders_and_datasets(w: World) -> None:

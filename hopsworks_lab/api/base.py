@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -14,7 +15,8 @@ from jsonschema.exceptions import best_match
 from tornado import iostream, web
 from tornado.ioloop import IOLoop
 
-from ..platform import Platform
+from .. import localsocket
+from ..platform import Platform, jsonsafe
 from ..platform.actor import Actor
 from ..platform.errors import (
     BadRequest,
@@ -41,6 +43,7 @@ Authenticate = Callable[[web.RequestHandler], Awaitable[Actor | None]]
 # Scientist does not export), not those of code running in the project. It can only
 # narrow what a key may do, so anyone may send it.
 PERSON_HEADER = "X-Hopsworks-Person"
+PLATFORM_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 class PlatformHandler(web.RequestHandler):
@@ -54,6 +57,13 @@ class PlatformHandler(web.RequestHandler):
         if result is not None:
             await result
 
+    def set_default_headers(self) -> None:
+        super().set_default_headers()  # in a lab server, Jupyter's (which sets its own CSP)
+        # Platform answers are data (JSON, a file's bytes), never a page: a browser that
+        # opens one runs nothing in it, guesses no other type, and frames it nowhere.
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", PLATFORM_CSP)
+
     @property
     def platform(self) -> Platform:
         return self.settings["hopsworks_platform"]
@@ -61,6 +71,13 @@ class PlatformHandler(web.RequestHandler):
     @property
     def remote_ip(self) -> str | None:
         return self.request.remote_ip
+
+    @property
+    def peer_uid(self) -> int | None:
+        """The Unix account at the other end of a request over the platform's Unix socket
+        (None over TCP): what runtime (project-user) keys are checked against."""
+        stream = getattr(self.request.connection, "stream", None)
+        return localsocket.peer_uid(getattr(stream, "socket", None))
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a (blocking) service call off the event loop."""
@@ -79,7 +96,10 @@ class PlatformHandler(web.RequestHandler):
             try:
                 if scheme == "apikey" and credential:
                     self._actor = await self.call(
-                        self.platform.tokens.actor_from_api_key, credential, self.remote_ip
+                        self.platform.tokens.actor_from_api_key,
+                        credential,
+                        self.remote_ip,
+                        peer_uid=self.peer_uid,
                     )
                 elif scheme == "bearer" and credential:
                     self._actor = await self.call(
@@ -128,8 +148,8 @@ class PlatformHandler(web.RequestHandler):
         if len(self.request.body) > JSON_BODY_MAX:
             raise PayloadTooLarge(f"a JSON body has at most {JSON_BODY_MAX} bytes")
         try:
-            data = json.loads(self.request.body or b"null")
-        except (ValueError, UnicodeDecodeError) as e:
+            data = jsonsafe.loads(self.request.body or b"null")
+        except jsonsafe.JsonError as e:
             raise BadRequest(f"the body is not valid JSON: {e}", code="invalid_json") from e
         error = best_match(validator(schema).iter_errors(data))
         if error is not None:
@@ -145,10 +165,9 @@ class PlatformHandler(web.RequestHandler):
         raw = self.get_query_argument(name, None)
         if raw is None:
             return default
-        try:
-            value = int(raw)
-        except ValueError as e:
-            raise BadRequest(f"{name} must be an integer", code="invalid_query") from e
+        value = decimal(raw)
+        if value is None:
+            raise BadRequest(f"{name} must be an integer", code="invalid_query")
         if not minimum <= value <= maximum:
             raise BadRequest(f"{name} must be in [{minimum}, {maximum}]", code="invalid_query")
         return value
@@ -194,6 +213,8 @@ class PlatformHandler(web.RequestHandler):
                 self.platform.audit.record_denial(exc)
             body = exc.to_json()
             self.set_status(exc.status)
+            if exc.status == 429 and "retry_after" in exc.detail:
+                self.set_header("Retry-After", str(exc.detail["retry_after"]))
             if exc.status == 401:
                 self.set_header("WWW-Authenticate", 'ApiKey, Bearer realm="hopsworks-lab"')
         elif isinstance(exc, IsolationError):
@@ -231,6 +252,16 @@ class PlatformHandler(web.RequestHandler):
             super().log_exception(typ, value, tb)
 
 
+_DECIMAL = re.compile(r"-?[0-9]{1,19}")
+
+
+def decimal(text: str) -> int | None:
+    """``text`` as a (64-bit) integer of ASCII digits, else None. ``int()`` alone also
+    takes spaces, ``_``, other scripts' digits and numbers past its digit limit (which it
+    refuses with a ValueError that would surface as a 500 where it is not caught)."""
+    return int(text) if _DECIMAL.fullmatch(text) else None
+
+
 def storable(value: Any) -> bool:
     """Whether every string in ``value`` can be stored as text by every backend."""
     if isinstance(value, str):
@@ -249,6 +280,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    429: "too_many_requests",
 }
 
 

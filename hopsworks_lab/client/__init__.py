@@ -14,7 +14,7 @@ errors are :class:`RestAPIError` with the server's code and message.
 
 from __future__ import annotations
 
-from .connection import Connection, RestAPIError, login
+from .connection import Connection, RestAPIError, login, use_platform_socket
 from .datasets import DatasetApi
 from .jobs import Execution, Job, JobApi
 from .project import Project
@@ -28,4 +28,5 @@ __all__ = [
     "Project",
     "RestAPIError",
     "login",
+    "use_platform_socket",
 ]

@@ -11,7 +11,7 @@ import requests
 
 # Not from hopsworks_lab.server: that loads the whole REST API (seconds) into every kernel
 # and every experiment worker.
-from ..environ import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
+from ..environ import ENV_API_KEY, ENV_PLATFORM_SOCKET, ENV_PLATFORM_URL, ENV_PROJECT
 
 if TYPE_CHECKING:
     from .project import Project
@@ -39,15 +39,23 @@ def file_path(path: str) -> str:
 
 
 class Connection:
-    """Requests to ``<host>api/...`` with ``Authorization: ApiKey <key>``."""
+    """Requests to ``<host>api/...`` with ``Authorization: ApiKey <key>``; with ``socket``
+    (the platform's Unix socket) they go through it, ``host`` only naming the platform."""
 
-    def __init__(self, host: str, api_key: str, *, verify: bool | str = True) -> None:
+    def __init__(
+        self, host: str, api_key: str, *, verify: bool | str = True, socket: str | None = None
+    ) -> None:
         if not host:
             raise ValueError("host: the platform's base URL is required")
         if not api_key:
             raise ValueError("api_key_value: an API key is required")
         self.host = host.rstrip("/") + "/"
+        self.socket = socket
         self.http = requests.Session()
+        if socket:
+            from .unixhttp import UnixSocketAdapter, base_of
+
+            self.http.mount(base_of(self.host), UnixSocketAdapter(socket))
         self.http.headers["Authorization"] = f"ApiKey {api_key}"
         self.http.verify = verify
 
@@ -60,9 +68,8 @@ class Connection:
         try:
             r = self.http.request(method, self.url(path), **kw)
         except requests.RequestException as e:
-            raise RestAPIError(
-                0, "network_error", f"the platform at {self.host} failed: {e}"
-            ) from e
+            where = f"{self.host} (socket {self.socket})" if self.socket else self.host
+            raise RestAPIError(0, "network_error", f"the platform at {where} failed: {e}") from e
         if r.status_code >= 400:
             try:
                 body = r.json()
@@ -94,10 +101,13 @@ def login(
     environ: Mapping[str, str] | None = None,
 ) -> Project:
     """Connect and return the project. Inside a hub-spawned lab server, a kernel or a job,
-    everything comes from the environment (the server's or job's own project-user key);
-    elsewhere pass ``host`` (the platform's base URL), ``api_key_value`` and ``project``."""
+    everything comes from the environment (the server's or job's own project-user key, which
+    works only over the platform's Unix socket, from there); elsewhere pass ``host`` (the
+    platform's base URL), ``api_key_value`` (a personal key) and ``project``."""
     env = os.environ if environ is None else environ
-    host = host or env.get(ENV_PLATFORM_URL)
+    # the runtime's socket carries requests for the runtime's platform URL only
+    socket = None if host else env.get(ENV_PLATFORM_SOCKET) or None
+    host = host or env.get(ENV_PLATFORM_URL) or ("http://localhost/" if socket else None)
     api_key = api_key_value or env.get(ENV_API_KEY)
     project = project or env.get(ENV_PROJECT)
     missing = [
@@ -118,8 +128,24 @@ def login(
         )
     assert host and api_key and project
     global _current
-    _current = Connection(host, api_key, verify=verify).project(project)
+    _current = Connection(host, api_key, verify=verify, socket=socket).project(project)
     return _current
+
+
+def use_platform_socket(
+    session: requests.Session, environ: Mapping[str, str] | None = None
+) -> requests.Session:
+    """Send ``session``'s requests for the runtime's platform (``HOPSWORKS_LAB_PLATFORM_URL``'s
+    host and port) through the platform's Unix socket, where the runtime's key works: for
+    other clients of the platform in a kernel or a job, e.g. fsspec's WebHDFS
+    (``use_platform_socket(fs.session)``). Without a socket in the environment, unchanged."""
+    env = os.environ if environ is None else environ
+    socket, url = env.get(ENV_PLATFORM_SOCKET), env.get(ENV_PLATFORM_URL)
+    if socket and url:
+        from .unixhttp import UnixSocketAdapter, base_of
+
+        session.mount(base_of(url), UnixSocketAdapter(socket))
+    return session
 
 
 # The last login's project: what hopsworks_lab.experiment and .tensorboard use.

@@ -29,12 +29,13 @@ class Credentials:
     api_key: str
     project: str
     verify: bool | str = True
+    socket: str | None = None  # the platform's Unix socket: where a runtime key works
 
     @classmethod
     def of(cls, project: Any) -> Credentials:
         c = project.connection
         key = c.http.headers["Authorization"].removeprefix("ApiKey ")
-        return cls(c.host, key, project.name, c.http.verify)
+        return cls(c.host, key, project.name, c.http.verify, c.socket)
 
     def datasets(self) -> Any:
         """The dataset API, one per process and credentials: its HTTP session (and kept-alive
@@ -44,7 +45,7 @@ class Credentials:
 
         api = _apis.get(self)
         if api is None or api[0] != os.getpid():
-            connection = Connection(self.host, self.api_key, verify=self.verify)
+            connection = Connection(self.host, self.api_key, verify=self.verify, socket=self.socket)
             api = _apis[self] = (os.getpid(), DatasetApi(connection, self.project))
         return api[1]
 

@@ -7,7 +7,7 @@ import os
 from sqlalchemy import select
 
 from ..livy.sessions import LivyService
-from . import validation
+from . import private, validation
 from .actor import Actor
 from .config import PlatformConfig
 from .db import Database, migrate
@@ -16,7 +16,7 @@ from .isolation import choose_isolation
 from .models import Membership, Project, User
 from .security import Secrets
 from .services.access import ProjectAccess
-from .services.audit import AuditService
+from .services.audit import ANCHORS_FILE, AuditService
 from .services.certs import CertificateAuthority
 from .services.compute import ComputeService
 from .services.credentials import CredentialService
@@ -51,6 +51,8 @@ class Platform:
                 f"no platform state in {config.home}: run `hopsworks-lab init --home "
                 f"{config.home}` first"
             )
+        # nothing starts while another account could read or change the private state
+        private.check(config.home_path, config.db_url)
         self.db = Database(config.db_url)
         self.storage = Storage(config.storage_url)
         # tags the Unix accounts this platform creates (several platforms may share a host)
@@ -62,10 +64,12 @@ class Platform:
             instance=self.instance,
         )
         self.os_sync = os_sync = OsSync(self.isolation, self.storage)
-        self.audit = AuditService(self.db)
+        self.audit = AuditService(
+            self.db, self.secrets, config.home_path / private.STATE_DIR / ANCHORS_FILE
+        )
         self.ca = CertificateAuthority(self.db, config, self.secrets.fernet())
         access = ProjectAccess(self.audit)
-        self.users = UserService(self.db, config, self.audit)
+        self.users = UserService(self.db, config, self.audit, fernet=self.secrets.fernet())
         self.tokens = TokenService(
             self.db, config, self.audit, self.secrets.jwt_key(), self.isolation
         )
@@ -151,12 +155,26 @@ class Platform:
         chosen = os.environ.get(ENV_ADMIN_PASSWORD)
         if chosen is not None:
             validation.password(chosen, FIRST_ADMIN)  # before anything is written
-        # 0711: project-users pass through to the storage; secrets/ and ca/ stay private
-        config.home_path.mkdir(parents=True, exist_ok=True, mode=0o711)
+        # 0711: project-users pass through (to the storage, their environments, the runtime
+        # socket); state/, secrets/ and ca/ are the platform's alone (see private.py)
+        home = config.home_path
+        private.shared_dir(home)
+        for folder in private.private_dirs(home):
+            private.private_dir(folder)
+        # the folder of the runtime socket, which every project-user reaches (0755 as the
+        # socket's own code makes it; set here since the umask would make it private)
+        private.shared_dir(os.path.dirname(os.path.abspath(config.socket_path)), 0o755)
+        db_file = private.sqlite_file(config.db_url)
+        if db_file is not None and db_file.parent.is_dir():
+            private.create_private_file(db_file)  # before SQLite makes it (and -wal, -shm)
         Secrets(config.secrets_dir).create()
         platform = cls(config)
         migrate(platform.db.engine)
+        platform.audit.prepare()  # the chain is keyed from here on
+        platform.users.seal_totp_secrets()  # secrets stored in clear by older versions
         platform.ca.create()
+        if platform.storage.is_local:  # project-users pass through to their projects
+            private.shared_dir(platform.storage.projects_dir)
         platform.storage.makedirs(platform.storage.projects_dir)
         password = None
         with platform.db.transaction() as s:
@@ -164,10 +182,12 @@ class Platform:
         if not has_admin:
             password = chosen or validation.generate_password(FIRST_ADMIN)
             platform.users.create(Actor.system(), FIRST_ADMIN, password, is_admin=True)
+        platform.audit.anchor()
         return platform, password
 
     def close(self) -> None:
         self.livy.close()  # stops the sessions' kernels
         self.jobs.close()  # executions keep running; the next start reconciles them
         self.environments.close()  # kills a running operation (marked failed)
+        self.audit.close()  # anchors the chain's head outside the database
         self.db.dispose()

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from .. import __version__
 from ..api.handlers import API_VERSION
-from ..environ import ENV_API_KEY, ENV_PLATFORM_URL, ENV_PROJECT
+from ..environ import ENV_API_KEY, ENV_PLATFORM_SOCKET, ENV_PLATFORM_URL, ENV_PROJECT
 
 # Set by the spawner (hopsworks_lab.hub) for a hub-spawned server. With ENV_PLATFORM_URL set,
 # the extension forwards to the platform service instead of mounting it in-process.
@@ -35,6 +35,8 @@ class LabContext:
     project: str | None = None  # hub: the server's project; standalone: chosen in the UI
     platform_url: str | None = None  # hub: base URL, ending with "/"
     api_key: str | None = field(default=None, repr=False)  # hub: never shown to the browser
+    # hub: the platform's Unix socket, where the key works (requests for platform_url go there)
+    platform_socket: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> LabContext:
@@ -50,7 +52,8 @@ class LabContext:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
             raise ContextError(f"{ENV_PLATFORM_URL} must be an http(s) base URL, not {url!r}")
-        return cls(HUB, project, url if url.endswith("/") else url + "/", key)
+        socket = environ.get(ENV_PLATFORM_SOCKET, "").strip() or None
+        return cls(HUB, project, url if url.endswith("/") else url + "/", key, socket)
 
     def to_json(self) -> dict[str, Any]:
         """The context endpoint's body (nothing secret in it)."""

@@ -22,9 +22,10 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.utils import url_path_join
 from tornado import httputil, iostream, web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.netutil import Resolver
 from tornado.simple_httpclient import HTTPTimeoutError
 
-from .. import __version__
+from .. import __version__, localsocket
 from ..api.base import PERSON_HEADER
 from .context import API_VERSION_HEADER, LabContext
 from .handlers import LabError, LabHandler
@@ -56,6 +57,8 @@ RESPONSE_HEADERS = (
     "ETag",
     "Last-Modified",
     "Retry-After",
+    # the platform's, besides the lab's own: a browser enforces both (nosniff the lab sets)
+    "Content-Security-Policy",
     # the environment operation log's tail (api/environments.py)
     "X-Log-Offset",
     "X-Log-Size",
@@ -127,6 +130,17 @@ def response_headers(
     return relayed
 
 
+def _small_length(length: str) -> bool:
+    """Whether a Content-Length is a body small enough to drain (``int()`` is only tried
+    on a few ASCII digits: it refuses thousands, and takes other scripts' digits)."""
+    return (
+        length.isascii()
+        and length.isdigit()
+        and len(length) <= 12
+        and (0 < int(length) <= DRAIN_MAX)
+    )
+
+
 def has_body(method: str, headers: httputil.HTTPHeaders) -> bool:
     length = headers.get("Content-Length")
     return (
@@ -137,9 +151,23 @@ def has_body(method: str, headers: httputil.HTTPHeaders) -> bool:
 
 
 # -- the upstream client ---------------------------------------------------------------------
+class SocketResolver(Resolver):
+    """Every host resolves to the platform's Unix socket: the platform URL's host only names
+    the platform (the server's key works through the socket only)."""
+
+    def initialize(self, path: str) -> None:  # type: ignore[override]
+        self.path = path
+
+    async def resolve(
+        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> list[tuple[int, Any]]:
+        return [(socket.AF_UNIX, localsocket.address(self.path))]
+
+
 class Upstream:
     """The platform service, reached with one HTTP client per lab server (created on first
-    use, in the server's event loop)."""
+    use, in the server's event loop): through the platform's Unix socket when the spawner
+    gave one."""
 
     def __init__(self, context: LabContext) -> None:
         assert context.platform_url and context.api_key
@@ -149,8 +177,12 @@ class Upstream:
     @property
     def client(self) -> AsyncHTTPClient:
         if self._client is None:
+            socket_path = self.context.platform_socket
             self._client = AsyncHTTPClient(
-                force_instance=True, max_clients=MAX_CLIENTS, max_body_size=MAX_BODY
+                force_instance=True,
+                max_clients=MAX_CLIENTS,
+                max_body_size=MAX_BODY,
+                **({"resolver": SocketResolver(path=socket_path)} if socket_path else {}),
             )
         return self._client
 
@@ -183,7 +215,7 @@ class ForwardHandler(LabHandler):
         except web.HTTPError as e:
             # Answer a refused small upload after reading (and dropping) its body: a client
             # still sending it would otherwise see a reset connection instead of the error.
-            if length and length.isdigit() and 0 < int(length) <= DRAIN_MAX:
+            if length and _small_length(length):
                 self.request.connection.set_max_body_size(DRAIN_MAX)  # type: ignore[attr-defined]
                 self._refusal = e
                 return

@@ -10,9 +10,11 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from sqlalchemy import select
 from tornado import httputil, web
+from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
-from ..api import url_patterns
+from ..api import make_app, url_patterns
+from ..api.local import LocalSocket
 from ..platform import Platform, PlatformConfig
 from ..platform.actor import Actor
 from ..platform.app import FIRST_ADMIN
@@ -84,6 +86,17 @@ def mount(serverapp: Any, base: str) -> None:
         # Jobs started from this lab call the platform back through it (with their own
         # key); the port is final once the loop runs.
         platform.jobs.platform_url = url_path_join(serverapp.connection_url, base)
+        # ... over the platform's Unix socket, where their keys work: the platform routes
+        # alone there (no Jupyter user), under the same paths
+        local = HTTPServer(make_app(platform, prefix=base), xheaders=False)
+        try:
+            web_app.settings["hopsworks_socket"] = LocalSocket(local, platform)
+        except OSError as e:
+            serverapp.log.error(
+                "hopsworks-lab: cannot listen on %s (jobs cannot reach the platform): %s",
+                config.socket_path,
+                e,
+            )
         # The same periodic work as `hopsworks-lab serve` (recovery of interrupted
         # environment operations, quota rescans, the job monitor and scheduler), once the
         # server's event loop runs.

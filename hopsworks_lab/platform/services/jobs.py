@@ -64,6 +64,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..private import shared_dir
 from ..storage import clean_path
 from .access import Need, ProjectAccess
 from .audit import AuditService
@@ -865,7 +866,7 @@ class JobService:
         python, python_env = self._python(p.project)
         account = unix_user(p.project, p.username) if self.isolation.enforced else None
         home = self._home(p.execution_id)
-        os.makedirs(os.path.dirname(home), mode=0o711, exist_ok=True)
+        shared_dir(os.path.dirname(home))  # 0711 whatever the umask
         shutil.rmtree(home, ignore_errors=True)
         os.makedirs(home, mode=0o700)
         if account is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import pwd
 import re
 import secrets
 import uuid
@@ -18,6 +20,7 @@ from ..actor import SCOPES, Actor
 from ..config import PlatformConfig
 from ..db import Database
 from ..errors import Conflict, NotFound, Unauthorized, Unprocessable
+from ..isolation import Isolation, unix_user
 from ..models import ApiKey, Membership, Principal, Project, User, UserStatus, utcnow
 from .audit import AuditService
 
@@ -46,10 +49,16 @@ def _digest(secret: str) -> str:
 
 class TokenService:
     def __init__(
-        self, db: Database, config: PlatformConfig, audit: AuditService, jwt_key: str
+        self,
+        db: Database,
+        config: PlatformConfig,
+        audit: AuditService,
+        jwt_key: str,
+        isolation: Isolation | None = None,
     ) -> None:
         self.db, self.config, self.audit = db, config, audit
         self._jwt_key = jwt_key
+        self.isolation = isolation
 
     # -- sessions -------------------------------------------------------------------------
     def issue_session(self, user: User) -> SessionToken:
@@ -61,6 +70,8 @@ class TokenService:
             "iat": now,
             "exp": exp,
             "jti": uuid.uuid4().hex,
+            # checked on every request: bumping the user's version ends this session
+            "ver": user.token_version,
         }
         return SessionToken(jwt.encode(claims, self._jwt_key, algorithm=JWT_ALG), exp)
 
@@ -76,6 +87,13 @@ class TokenService:
             raise Unauthorized("invalid session token", code="invalid_token") from e
         with self.db.transaction() as s:
             user = self._active_user(s, user_id)
+            version = claims.get("ver")
+            if type(version) is not int or version != user.token_version:
+                raise Unauthorized(
+                    "this session has ended (the password was changed, or the account was "
+                    "blocked or locked): log in again",
+                    code="session_revoked",
+                )
             return Actor(user.id, user.username, user.is_admin, "session", remote_ip=remote_ip)
 
     @staticmethod
@@ -201,7 +219,13 @@ class TokenService:
             s.delete(key)
             self.audit.append(s, actor, "apikey.revoke", target=name)
 
-    def actor_from_api_key(self, key: str, remote_ip: str | None = None) -> Actor:
+    def actor_from_api_key(
+        self, key: str, remote_ip: str | None = None, *, peer_uid: int | None = None
+    ) -> Actor:
+        """The key's owner. ``peer_uid``: the Unix account at the other end when the request
+        came over the platform's Unix socket (None over TCP): a project-user key is runtime
+        credentials, accepted only from its own project-user's account (copied out of its
+        lab server, job or kernel, it opens nothing)."""
         prefix, _, secret = key.partition(".")
         invalid = Unauthorized("invalid or revoked API key", code="invalid_api_key")
         if len(prefix) != KEY_PREFIX_LEN or not secret:
@@ -211,6 +235,15 @@ class TokenService:
             if record is None or not hmac.compare_digest(record.secret_hash, _digest(secret)):
                 raise invalid
             user = self._active_user(s, record.user_id)
+            if record.principal is Principal.PROJECT_USER:
+                project = record.project.name if record.project else ""
+                if peer_uid is None or peer_uid != self.runtime_uid(project, user.username):
+                    raise Unauthorized(
+                        "a project-user key works only inside its own runtime (its lab "
+                        "server, kernel or job, over the platform's Unix socket as its "
+                        "project-user); from anywhere else use a personal API key",
+                        code="key_outside_runtime",
+                    )
             now = utcnow()
             if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
                 record.last_used_at = now
@@ -224,3 +257,14 @@ class TokenService:
                 project_user=record.principal is Principal.PROJECT_USER,
                 remote_ip=remote_ip,
             )
+
+    def runtime_uid(self, project: str, username: str) -> int | None:
+        """The uid that the processes of ``username`` in ``project`` run as: their
+        project-user's account with OS isolation, else the platform's own (None: no such
+        account, so nothing matches)."""
+        if self.isolation is None or not self.isolation.enforced:
+            return os.geteuid()
+        try:
+            return pwd.getpwnam(unix_user(project, username)).pw_uid
+        except KeyError:
+            return None
