@@ -47,7 +47,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Password (+ one-time code) login; returns a short-lived JWT */
+        /**
+         * Password (+ one-time code) login; returns a short-lived JWT
+         * @description An unknown user name, a wrong password and a locked account all get the same 401 invalid_credentials; only the right password tells a blocked account (403 account_blocked) or a missing or wrong one-time code. Too many failed logins from one client address get 429 with Retry-After. The hub sends the browser's address in X-Hopsworks-Client-Address with an administrator's key; from anyone else that header is ignored.
+         */
         post: operations["login"];
         delete?: never;
         options?: never;
@@ -98,7 +101,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Change the caller's password */
+        /**
+         * Change the caller's password
+         * @description Every session of the user ends, this one included (log in again with the new password); personal API keys keep working.
+         */
         put: operations["changePassword"];
         post?: never;
         delete?: never;
@@ -1286,6 +1292,11 @@ export interface components {
             username: string;
             /** @description the project-user API key, shown only here */
             key: string;
+            /**
+             * @description the member's role now: the spawner passes it to the server as HOPSWORKS_LAB_ROLE (a Data Scientist's server hands no files out)
+             * @enum {string}
+             */
+            role: "DATA_OWNER" | "DATA_SCIENTIST";
             /** @description the Unix account the server runs as (null: no OS isolation) */
             unix_user: string | null;
             /** @description the project's Jupyter dataset (local storage) */
@@ -1766,6 +1777,7 @@ export interface components {
         UserName: string;
         /** @description as UserName; at most 30 characters so that "project__user" fits a certificate CN */
         ProjectName: string;
+        /** @description 8 to 1024 characters, not among the bundled list of commonly used passwords (nor a listed word with digits and symbols around it), not one or two repeated characters, and with 8 characters besides the user name (422 weak_password otherwise). */
         NewPassword: string;
         LoginRequest: {
             username: string;
@@ -2324,6 +2336,17 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description too many failures from this client for now; retry after the seconds given */
+        TooManyRequests: {
+            headers: {
+                /** @description seconds to wait */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description done */
         NoContent: {
             headers: {
@@ -2440,6 +2463,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["Invalid"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listUsers: {

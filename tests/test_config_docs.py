@@ -12,6 +12,7 @@ from traitlets.config import Configurable
 
 from hopsworks_lab.cli import HopsworksLab
 from hopsworks_lab.platform import PlatformConfig
+from hopsworks_lab.server.export import ExportGate
 from hopsworks_lab.server.tensorboard import TensorBoardManager
 
 DOC = Path(__file__).parent.parent / "docs" / "configuration.md"
@@ -19,7 +20,7 @@ DOC = Path(__file__).parent.parent / "docs" / "configuration.md"
 
 def configurables() -> list[type[Configurable]]:
     """The command classes reachable from ``hopsworks-lab``, the classes they configure,
-    ``PlatformConfig`` and the lab server's ``TensorBoardManager``."""
+    ``PlatformConfig`` and the lab server's ``TensorBoardManager`` and ``ExportGate``."""
     found: list[type[Configurable]] = []
 
     def walk(cls: type[Configurable]) -> None:
@@ -37,6 +38,7 @@ def configurables() -> list[type[Configurable]]:
     walk(HopsworksLab)
     walk(PlatformConfig)
     walk(TensorBoardManager)  # configured through Jupyter's config (the lab server)
+    walk(ExportGate)
     return found
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from .. import __version__
 from ..platform.models import Role, UserStatus
 from . import render
@@ -9,6 +11,8 @@ from .base import PlatformHandler
 from .spec import load_spec
 
 API_VERSION = 1
+# The browser's address, sent by the hub with its login requests (see LoginHandler).
+CLIENT_HEADER = "X-Hopsworks-Client-Address"
 
 
 # -- meta -------------------------------------------------------------------------------------
@@ -43,7 +47,7 @@ class LoginHandler(PlatformHandler):
             body["username"],
             body["password"],
             body.get("otp"),
-            self.remote_ip,
+            await self.client_address(),
         )
         session = self.platform.tokens.issue_session(user)
         self.send(
@@ -53,6 +57,22 @@ class LoginHandler(PlatformHandler):
                 "user": render.user(user),
             }
         )
+
+    async def client_address(self) -> str | None:
+        """Whose failed logins this one counts with: the caller's address, or the browser's
+        that the hub forwards in CLIENT_HEADER. Anyone can send that header, so it counts
+        only with an administrator's key (the hub's): else one client could spread its
+        guesses over made-up addresses, or use up a victim's."""
+        forwarded = self.request.headers.get(CLIENT_HEADER)
+        if forwarded is None or not self.request.headers.get("Authorization"):
+            return self.remote_ip
+        actor = await self.actor()
+        if not (actor.is_admin and actor.has_scope("admin") and not actor.project_user):
+            return self.remote_ip
+        try:
+            return str(ipaddress.ip_address(forwarded.strip()))
+        except ValueError:
+            return self.remote_ip  # not an address: counted with the sender's own
 
 
 class UsersHandler(PlatformHandler):
@@ -284,6 +304,7 @@ class CredentialsHandler(PlatformHandler):
                 "notebook_dir": creds.notebook_dir,
                 "certificate": render.certificate(creds.certificate),
                 "environment": render.env_location(creds.environment),
+                "role": creds.role.value,
             },
             201,
         )

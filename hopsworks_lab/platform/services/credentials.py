@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..actor import SCOPES, Actor
 from ..isolation import Isolation, unix_user
-from ..models import ApiKey, Membership, Principal, User
+from ..models import ApiKey, Membership, Principal, Role, User
 from ..storage import Storage
 from .access import ProjectAccess
 from .audit import AuditService
@@ -34,6 +34,8 @@ class ServerCredentials:
     certificate: CertificateBundle  # the project-user's X.509 certificate, key, CA
     # the project's Python environment (kernels, python and pip of the server use it)
     environment: EnvLocation | None = None
+    # the member's role now: a Data Scientist's server hands no files out (server/export.py)
+    role: Role = Role.DATA_SCIENTIST
 
 
 def key_name(project: str) -> str:
@@ -72,7 +74,8 @@ class CredentialService:
             self._admin(s, actor, "credentials.issue", project, username)
             p = self.access.load(s, project)
             user = s.execute(select(User).where(User.username == username)).scalar()
-            if user is None or s.get(Membership, (p.id, user.id)) is None:
+            membership = None if user is None else s.get(Membership, (p.id, user.id))
+            if user is None or membership is None:
                 raise self.audit.deny(
                     actor,
                     "credentials.issue",
@@ -86,6 +89,7 @@ class CredentialService:
             )
             cert = self.ca.live(s, p, username) or self.ca.issue(s, p, user)
             bundle = self.ca.bundle(cert)
+            role = membership.role
         new = self.tokens.create_api_key(
             Actor.system(),
             key_name(project),
@@ -103,6 +107,7 @@ class CredentialService:
             self.storage.dataset_dir(project, "Jupyter") if self.storage.is_local else None,
             bundle,
             self.environments.location(project) if self.environments else None,
+            role,
         )
 
     def revoke(self, actor: Actor, project: str, username: str) -> None:
