@@ -146,41 +146,60 @@ class QuotaHandler(PlatformHandler):
 
 
 DRAIN_MAX = 64 << 20  # bytes of a refused upload read and dropped before answering
-_CONTENT_RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+)$")
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CONTENT_RANGE = re.compile(r"bytes (?:([0-9]+)-([0-9]+)|\*)/([0-9]+)")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+POSITION_MAX = 2**63 - 1  # no file is larger; a header's number past it is only "huge"
+
+
+def position(digits: str) -> int:
+    """A byte position written in a header, at most ``POSITION_MAX + 1``: a client may
+    send thousands of digits, which ``int()`` refuses (and would be slow to convert)."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 19 else POSITION_MAX + 1
 
 
 def parse_content_range(value: str) -> tuple[int | None, int | None, int]:
     """``bytes START-END/TOTAL`` (a chunk) or ``bytes */TOTAL`` (ask how far it got)."""
-    m = _CONTENT_RANGE.match(value.strip())
+    m = _CONTENT_RANGE.fullmatch(value.strip())
     if not m:
         raise BadRequest(
             "Content-Range must be 'bytes START-END/TOTAL' or 'bytes */TOTAL'", code="invalid_range"
         )
-    start, end, total = m.group(1), m.group(2), int(m.group(3))
-    if start is None:
+    start, end, total = (position(g) if g is not None else None for g in m.groups())
+    assert total is not None
+    if max(start or 0, end or 0, total) > POSITION_MAX:
+        raise BadRequest(
+            f"Content-Range positions are at most {POSITION_MAX}", code="invalid_range"
+        )
+    if start is None or end is None:
         return None, None, total
-    if int(start) > int(end):
+    if start > end:
         raise BadRequest("Content-Range start is after its end", code="invalid_range")
-    return int(start), int(end), total
+    return start, end, total
 
 
 def parse_range(value: str, size: int) -> tuple[int, int] | None:
     """A single ``Range: bytes=`` request as (first, last), or None to send everything."""
-    m = _RANGE.match(value.strip())
+    m = _RANGE.fullmatch(value.strip())
     if not m or (not m.group(1) and not m.group(2)):
         return None  # unsupported forms (e.g. several ranges): the whole file (RFC 9110)
     first, last = m.group(1), m.group(2)
     if not first:  # the last N bytes
-        n = int(last)
+        n = position(last)
         if n == 0:
             raise RangeNotSatisfiable("empty suffix range", size=size)
         return max(0, size - n), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
+    start = position(first)
+    end = min(position(last), size - 1) if last else size - 1
+    if start >= size or (last and position(last) < start):
         raise RangeNotSatisfiable(f"the file has {size} bytes", size=size)
     return start, end
+
+
+def content_length(headers: Any) -> int | None:
+    """The request's ``Content-Length`` when it is a plain decimal number, else None."""
+    raw = headers.get("Content-Length")
+    return position(raw) if raw and raw.isascii() and raw.isdigit() else None
 
 
 @web.stream_request_body
@@ -199,7 +218,7 @@ class FilesHandler(PlatformHandler):
         if self.request.method != "PUT":
             return
         project, path = self.path_args
-        length = self.request.headers.get("Content-Length")
+        length = content_length(self.request.headers)
         content_range = self.request.headers.get("Content-Range")
         max_bytes = self.platform.config.max_upload_bytes
         self.request.connection.set_max_body_size(max_bytes)  # type: ignore[attr-defined]
@@ -209,7 +228,7 @@ class FilesHandler(PlatformHandler):
                 await self.actor(),
                 project,
                 path,
-                length=int(length) if length and length.isdigit() else None,
+                length=length,
                 overwrite=self.bool_arg("overwrite"),
                 content_range=parse_content_range(content_range) if content_range else None,
                 max_bytes=max_bytes,
@@ -217,7 +236,7 @@ class FilesHandler(PlatformHandler):
         except PlatformError as e:
             # Answer after reading (and dropping) a small body: a client still sending it
             # would otherwise see a reset connection instead of the error.
-            if length and length.isdigit() and int(length) <= DRAIN_MAX:
+            if length is not None and length <= DRAIN_MAX:
                 self._refusal = e
             else:
                 raise

@@ -50,7 +50,7 @@ from ..platform.models import ShareStatus
 from ..platform.services.files import MAX_LIST, Upload
 from ..platform.storage import Entry
 from .base import PlatformHandler
-from .datasets import DRAIN_MAX
+from .datasets import DRAIN_MAX, content_length
 
 PROJECTS = "Projects"
 BLOCK_SIZE = 128 << 20  # reported as the files' blockSize, as HDFS's default
@@ -595,8 +595,7 @@ class WebHDFSHandler(PlatformHandler):
             return
         max_bytes = self.platform.config.max_upload_bytes
         self.request.connection.set_max_body_size(max_bytes)  # type: ignore[attr-defined]
-        length = self.request.headers.get("Content-Length")
-        size = int(length) if length and length.isdigit() else None
+        size = content_length(self.request.headers)
         try:
             ops = await self.ops()
             op = self.op()

@@ -6,12 +6,12 @@ schema cannot say (the executor bounds' order)."""
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..platform import jsonsafe
 from ..platform.errors import Unprocessable
 from ..platform.models import JobType
 from ..platform.storage import clean_path
@@ -177,8 +177,8 @@ def notebook_parameters(args: list[str]) -> dict[str, Any]:
         if not sep or not key.isidentifier():
             raise invalid(f"a notebook takes key=value parameters, not {arg!r}")
         try:
-            parsed = json.loads(value)
-        except ValueError:
+            parsed = jsonsafe.loads(value)
+        except jsonsafe.JsonError:
             parsed = value
         params[key] = parsed if isinstance(parsed, (int, float, bool, str, type(None))) else value
     return params

@@ -49,6 +49,7 @@ from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
 from ..environ import ENV_API_KEY, ENV_PROJECT_DIR
+from ..platform import jsonsafe
 from .context import HUB, LabContext
 from .handlers import LabError, LabHandler
 
@@ -510,8 +511,8 @@ class TensorBoardsHandler(_TensorBoardHandler):
     @allow_unauthenticated
     async def post(self) -> None:
         try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError as e:
+            body = jsonsafe.loads(self.request.body or b"{}")
+        except jsonsafe.JsonError as e:
             raise LabError(400, "invalid_json", f"the body is not JSON: {e}") from e
         if not isinstance(body, dict):
             raise LabError(400, "invalid_body", "the body must be a JSON object")
