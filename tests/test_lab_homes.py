@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
+import shutil
 import stat
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -69,11 +72,28 @@ def test_home_files_are_relative_paths_inside_the_home() -> None:
 # -- the runtime root ------------------------------------------------------------------------
 
 
-def test_the_runtime_root_is_made_private_and_an_unsafe_one_is_refused(tmp_path: Path) -> None:
+@pytest.fixture
+def top() -> Iterator[Path]:
+    """A folder in /tmp (pytest's own tmp_path sits under a 0700 folder)."""
+    path = Path(tempfile.mkdtemp(prefix="hwl-homes-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_runtime_root_is_made_private_and_an_unsafe_one_is_refused(top: Path) -> None:
+    tmp_path = top
     tmp_path.chmod(0o755)
     root = tmp_path / "lab-homes"
-    assert homes.ensure_root(str(root)) == str(root)
+    old = os.umask(0o077)  # as the platform runs
+    try:
+        assert homes.ensure_root(str(root)) == str(root)
+    finally:
+        os.umask(old)
     assert mode(root) == homes.ROOT_MODE and root.stat().st_uid == os.geteuid()
+    if os.geteuid() == 0:
+        root.chmod(0o700)  # project-users could not reach their homes
+        with pytest.raises(homes.HomeError, match="cannot reach"):
+            homes.ensure_root(str(root))
     root.chmod(0o777)  # anyone could plant a home
     with pytest.raises(homes.HomeError, match="writable by others"):
         homes.ensure_root(str(root))

@@ -65,11 +65,19 @@ def _name(name: str) -> str:
 def ensure_root(path: str) -> str:
     """Create the runtime root if missing (0711), then check it and every directory above
     it: real directories owned by root (or by this process's account), writable by nobody
-    else (a sticky ancestor such as /tmp is fine above it). Returns its real path."""
+    else (a sticky ancestor such as /tmp is fine above it), and, as root, passable by the
+    project-users the servers run as. Returns its real path."""
     if not os.path.isabs(path):
         raise HomeError(f"ProjectSpawner.runtime_root must be an absolute path, not {path!r}")
     try:
-        os.makedirs(path, mode=ROOT_MODE, exist_ok=True)
+        missing = []
+        at = os.path.normpath(path)
+        while not os.path.lexists(at):
+            missing.append(at)
+            at = os.path.dirname(at)
+        for folder in reversed(missing):  # parents 0755, the root 0711, whatever the umask
+            os.mkdir(folder, 0o700)
+            os.chmod(folder, ROOT_MODE if folder == missing[0] else 0o755)
     except OSError as e:
         raise HomeError(
             f"cannot create the lab servers' runtime root {path}: {e.strerror}; set "
@@ -97,10 +105,20 @@ def ensure_root(path: str) -> str:
                 )
             if st.st_uid != me:
                 raise HomeError(f"{current} belongs to uid {st.st_uid}, not to the hub")
+            if me == 0 and not mode & 0o001:  # servers run as project-users
+                raise HomeError(
+                    f"{current} (mode {mode:04o}): project-users cannot reach their homes in "
+                    f"it: chmod 0711 {current}"
+                )
         elif writable and not mode & stat.S_ISVTX:
             raise HomeError(
                 f"{current} (mode {mode:04o}) is writable by others: someone else could "
                 f"replace the runtime root {real} under it"
+            )
+        elif me == 0 and not mode & 0o001:
+            raise HomeError(
+                f"{current} (mode {mode:04o}): project-users cannot reach their homes under "
+                f"it: chmod o+x {current}"
             )
         if current == "/":
             return real
