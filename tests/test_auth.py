@@ -11,8 +11,10 @@ import pyotp
 import pytest
 from conftest import ADMIN_PASSWORD, Client
 
-from hopsworks_lab.platform import Platform
+from hopsworks_lab.api.handlers import CLIENT_HEADER
+from hopsworks_lab.platform import Platform, validation
 from hopsworks_lab.platform.actor import Actor
+from hopsworks_lab.platform.ratelimit import FailureLimiter
 
 
 def add_user(admin: Client, name: str, password: str = "secret-pass-1", **kw: object) -> None:
@@ -59,13 +61,198 @@ def test_lockout_after_repeated_failures_and_unblock_lifts_it(
     for _ in range(threshold):
         r = anon.post("api/auth/login", json={"username": "alice", "password": "nope-nope"})
         assert r.status_code == 401
-    # Locked now: even the right password is refused.
+    # Locked now: even the right password is refused, with the answer a wrong password or
+    # an unknown name gets (a lock that a right guess showed through would not stop
+    # guessing, and a distinct answer would tell that the name exists).
     r = anon.post("api/auth/login", json={"username": "alice", "password": "secret-pass-1"})
-    assert r.status_code == 403 and r.json()["error"] == "account_locked"
-    assert r.json()["detail"]["retry_after"] > 0
+    unknown = anon.post("api/auth/login", json={"username": "nobody", "password": "x" * 9})
+    assert r.status_code == unknown.status_code == 401
+    assert r.json() == unknown.json()
+    assert r.json()["error"] == "invalid_credentials" and "locked" in r.json()["message"]
+    last = audit_tail(platform, 2)[0]
+    assert (last.actor, last.outcome, last.detail["reason"]) == ("alice", "denied", "locked")
     r = admin.patch("api/users/alice", json={"status": "active"})
     assert r.status_code == 200
     anon.login("alice", "secret-pass-1")
+
+
+class HasherSpy:
+    """The platform's PasswordHasher, recording the hash each verification runs against."""
+
+    def __init__(self, real: object) -> None:
+        self.real, self.verified = real, []
+
+    def verify(self, hash_: str, password: str) -> bool:
+        self.verified.append(hash_)
+        return self.real.verify(hash_, password)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+
+def test_unknown_wrong_locked_and_blocked_cannot_be_told_apart(
+    anon: Client, admin: Client, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same status, same body, and the same work (one Argon2 verification against a hash
+    of the same parameters) for an unknown name, a wrong password, a locked account and a
+    blocked one, as long as the password is not the right one."""
+    for name in ("alice", "bob", "carol"):
+        add_user(admin, name)
+    for _ in range(platform.config.lockout_threshold):
+        anon.post("api/auth/login", json={"username": "bob", "password": "nope-nope"})
+    assert admin.patch("api/users/carol", json={"status": "blocked"}).status_code == 200
+    spy = HasherSpy(platform.users.hasher)
+    monkeypatch.setattr(platform.users, "hasher", spy)
+    answers, costs = [], []
+    for name, password in [
+        ("nobody", "secret-pass-1"),  # unknown
+        ("alice", "wrong-pass-1"),  # wrong password
+        ("bob", "secret-pass-1"),  # locked (the right password)
+        ("carol", "wrong-pass-1"),  # blocked, wrong password
+    ]:
+        spy.verified.clear()
+        r = anon.post("api/auth/login", json={"username": name, "password": password})
+        answers.append((r.status_code, r.json(), r.headers.get("Retry-After")))
+        assert len(spy.verified) == 1, name
+        costs.append(spy.verified[0].rsplit("$", 2)[0])  # $argon2id$v=19$m=...,t=...,p=...
+    assert all(a == answers[0] for a in answers), answers
+    assert answers[0][0] == 401 and answers[0][1]["error"] == "invalid_credentials"
+    assert len(set(costs)) == 1, costs
+    # Only the right password tells a blocked account.
+    r = anon.post("api/auth/login", json={"username": "carol", "password": "secret-pass-1"})
+    assert r.status_code == 403 and r.json()["error"] == "account_blocked"
+
+
+def test_failed_logins_from_one_address_are_limited_whatever_the_names(
+    anon: Client, admin: Client, platform: Platform
+) -> None:
+    """Guessing across many names (which no per-account lockout sees) is stopped per client
+    address; the hub's forwarded browser address counts on its own, and only the hub (an
+    administrator's key) can forward one."""
+    add_user(admin, "alice")
+    alice_key = anon.login("alice", "secret-pass-1").post(
+        "api/users/me/apikeys", json={"name": "k", "scopes": ["project"]}
+    )
+    hub_key = admin.post("api/users/me/apikeys", json={"name": "hub", "scopes": ["admin"]})
+    limit = platform.config.login_rate_limit
+    assert limit > platform.config.lockout_threshold
+    for i in range(limit):
+        r = anon.post("api/auth/login", json={"username": f"user{i}", "password": "guess-123"})
+        assert r.status_code == 401, i
+    right = {"username": "alice", "password": "secret-pass-1"}
+    r = anon.post("api/auth/login", json=right)
+    assert r.status_code == 429 and r.json()["error"] == "too_many_requests"
+    assert 0 < int(r.headers["Retry-After"]) <= platform.config.login_rate_window
+    # Made-up addresses do not help a client ...
+    forged = {CLIENT_HEADER: "192.0.2.8"}
+    assert anon.post("api/auth/login", json=right, headers=forged).status_code == 429
+    keyed = anon.as_key(alice_key.json()["key"])
+    assert keyed.post("api/auth/login", json=right, headers=forged).status_code == 429
+    # ... but the hub's logins for another browser are that browser's.
+    hub = anon.as_key(hub_key.json()["key"])
+    r = hub.post("api/auth/login", json=right, headers={CLIENT_HEADER: "192.0.2.7"})
+    assert r.status_code == 200, r.text
+    last = audit_tail(platform, 1)[0]
+    assert (last.action, last.actor) == ("auth.login", "alice")
+    # No account was locked by the spray.
+    assert platform.users.lookup(Actor.system(), "alice").locked_until is None
+
+
+def test_failure_limiter_forgets_after_its_window() -> None:
+    now = [100.0]
+    limiter = FailureLimiter(3, 60, clock=lambda: now[0])
+    assert [limiter.fail("a") for _ in range(3)] == [False, False, True]
+    assert limiter.retry_after("a") == 60 and limiter.retry_after("b") is None
+    now[0] += 59.5
+    assert limiter.retry_after("a") == 1
+    now[0] += 1
+    assert limiter.retry_after("a") is None
+    assert FailureLimiter(0, 60).fail("a") is False  # 0: no limit
+
+
+def test_sessions_end_on_password_change_block_and_lockout(
+    anon: Client, admin: Client, platform: Platform
+) -> None:
+    add_user(admin, "alice")
+    first = anon.login("alice", "secret-pass-1")
+    key = first.post("api/users/me/apikeys", json={"name": "k", "scopes": ["project"]}).json()
+    other = anon.login("alice", "secret-pass-1")
+    r = first.put(
+        "api/users/me/password",
+        json={"old_password": "secret-pass-1", "new_password": "new-secret-2"},
+    )
+    assert r.status_code == 204
+    for session in (first, other):
+        r = session.get("api/users/me")
+        assert r.status_code == 401 and r.json()["error"] == "session_revoked"
+    assert anon.as_key(key["key"]).get("api/projects").status_code == 200  # keys stay
+    # A block ends sessions for good: unblocking does not bring them back.
+    second = anon.login("alice", "new-secret-2")
+    assert admin.patch("api/users/alice", json={"status": "blocked"}).status_code == 200
+    assert admin.patch("api/users/alice", json={"status": "active"}).status_code == 200
+    assert second.get("api/users/me").json()["error"] == "session_revoked"
+    # So does a lockout.
+    third = anon.login("alice", "new-secret-2")
+    for _ in range(platform.config.lockout_threshold):
+        anon.post("api/auth/login", json={"username": "alice", "password": "nope-nope"})
+    assert third.get("api/users/me").json()["error"] == "session_revoked"
+    assert admin.get("api/users/me").status_code == 200  # nobody else's
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        ("alice", "password"),
+        ("alice", "Password123!"),
+        ("alice", "qwertyuiop"),
+        ("alice", "1234567890"),
+        ("alice", "aaaaaaaaaaaa"),
+        ("alice", "abababababab"),
+        ("alice", "ALICE2024!!"),
+        ("alice", "alice-pass-1"),
+        ("alice", "my-alice-1"),
+        ("bob", "hopsworks1!"),
+    ],
+)
+def test_common_and_user_name_passwords_are_refused(
+    admin: Client, username: str, password: str
+) -> None:
+    r = admin.post("api/users", json={"username": username, "password": password})
+    assert r.status_code == 422 and r.json()["error"] == "weak_password", r.text
+    assert admin.get(f"api/users/{username}").status_code == 404
+
+
+def test_a_password_change_to_a_weak_password_is_refused(anon: Client, admin: Client) -> None:
+    add_user(admin, "alice")
+    alice = anon.login("alice", "secret-pass-1")
+    for weak in ("alice-pass-1", "sunshine2024", "Iloveyou!!"):
+        r = alice.put(
+            "api/users/me/password", json={"old_password": "secret-pass-1", "new_password": weak}
+        )
+        assert r.status_code == 422 and r.json()["error"] == "weak_password", weak
+    assert alice.get("api/users/me").status_code == 200  # nothing changed
+    add_user(admin, "bob", "correct-horse-battery")  # a strong one passes
+
+
+def test_generated_passwords_always_pass() -> None:
+    for user in ("ab", "admin", "x1"):
+        for _ in range(300):
+            validation.password(validation.generate_password(user), user)
+
+
+def test_platform_responses_are_data_not_pages(anon: Client, admin: Client) -> None:
+    assert admin.post("api/projects", json={"name": "demo"}).status_code == 201
+    r = admin.put("api/projects/demo/files/Resources/page.html", data=b"<script>1</script>")
+    assert r.status_code == 201
+    for r in (
+        anon.get("api/version"),
+        anon.get("api/users/me"),  # an error
+        anon.get("api/nothing-here"),
+        admin.get("api/projects/demo/files/Resources/page.html"),
+        admin.get("webhdfs/v1/Projects/demo/Resources/page.html?op=OPEN"),
+    ):
+        assert r.headers["X-Content-Type-Options"] == "nosniff", r.url
+        assert r.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
 
 
 def test_failures_below_the_threshold_reset_on_success(anon: Client, admin: Client) -> None:

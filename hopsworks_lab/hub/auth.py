@@ -11,6 +11,8 @@ from jupyterhub.handlers.login import LoginHandler
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Unicode, default
 
+from ..api.handlers import CLIENT_HEADER
+
 
 class HopsworksLoginHandler(LoginHandler):
     """The hub's login page, telling why a login was refused (wrong code, locked or
@@ -33,6 +35,13 @@ class HopsworksAuthenticator(Authenticator):
         help="Base URL of the platform service (it serves api/ under it).",
     ).tag(config=True)
 
+    platform_key = Unicode(
+        "",
+        help="An administrator's platform API key (admin scope) sent with each login, so "
+        "that the platform counts failed logins against the browser's address, which the "
+        "hub forwards, instead of the hub's own (empty: the hub's address, shared by all).",
+    ).tag(config=True)
+
     @default("request_otp")
     def _request_otp_default(self) -> bool:
         return True
@@ -49,10 +58,15 @@ class HopsworksAuthenticator(Authenticator):
         body = {"username": data.get("username", ""), "password": data.get("password", "")}
         if data.get("otp"):
             body["otp"] = data["otp"]
+        headers = {"Content-Type": "application/json"}
+        remote_ip = getattr(getattr(handler, "request", None), "remote_ip", None)
+        if self.platform_key and remote_ip:
+            headers["Authorization"] = f"ApiKey {self.platform_key}"
+            headers[CLIENT_HEADER] = remote_ip
         request = HTTPRequest(
             self.platform_url.rstrip("/") + "/api/auth/login",
             method="POST",
-            headers={"Content-Type": "application/json"},
+            headers=headers,
             body=json.dumps(body),
             request_timeout=30,
         )
@@ -61,7 +75,7 @@ class HopsworksAuthenticator(Authenticator):
         except HTTPClientError as e:
             message = _message(e)
             self.log.warning("login of %r refused by the platform: %s", body["username"], message)
-            if handler is not None and e.code in (401, 403):
+            if handler is not None and e.code in (401, 403, 429):
                 handler.hwl_error = message
             return None
         session = json.loads(response.body)

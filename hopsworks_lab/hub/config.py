@@ -92,7 +92,7 @@ def build_hub_config(layout: HubLayout, hub_key: str) -> dict[str, Any]:
             "api_url": f"http://127.0.0.1:{layout.proxy_api_port}",
             "pid_file": str(layout.dir / "proxy.pid"),
         },
-        "HopsworksAuthenticator": {"platform_url": layout.platform_url},
+        "HopsworksAuthenticator": {"platform_url": layout.platform_url, "platform_key": hub_key},
         "ProjectSpawner": {
             # notice a dead server (and release its GPUs and key) within seconds
             "poll_interval": 10,

@@ -64,6 +64,13 @@ class Unprocessable(PlatformError):
     default_code = "invalid"
 
 
+class TooManyRequests(PlatformError):
+    """Refused for now; ``retry_after`` (seconds) is sent as the Retry-After header."""
+
+    status = 429
+    default_code = "too_many_requests"
+
+
 class Denied(Forbidden):
     """A refused permission. It is audited once (``recorded``) after its transaction has
     rolled back, by ``AuditService.transaction`` or, failing that, by the API layer."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import secrets
+from importlib import resources
 
 from .errors import Unprocessable
 
@@ -42,13 +45,60 @@ def project_name(value: str) -> str:
     return value
 
 
-def password(value: str) -> str:
+def password(value: str, user: str | None = None) -> str:
+    """A new password of ``user``, checked as NIST SP 800-63B asks: a length, and not a
+    commonly used or context-specific one. Refused: one on the bundled list of common
+    passwords (also with digits and symbols around a listed word: ``Password123!``),
+    one of one or two repeated characters, and one that is the user name (or the
+    service's name) with fewer than ``PASSWORD_MIN`` other characters: a name an
+    attacker knows adds no strength, so it does not count towards the length."""
     if not (PASSWORD_MIN <= len(value) <= PASSWORD_MAX):
-        raise Unprocessable(
-            f"a password needs {PASSWORD_MIN} to {PASSWORD_MAX} characters",
-            code="weak_password",
-        )
+        raise _weak(f"a password needs {PASSWORD_MIN} to {PASSWORD_MAX} characters")
+    folded = value.casefold()
+    if folded in common_passwords() or _core(folded) in common_passwords():
+        raise _weak("this password is among the most commonly used ones: choose another")
+    if len(set(folded)) <= 2:
+        raise _weak("a password of one or two repeated characters is easy to guess")
+    for word in ({user.casefold()} if user else set()) | CONTEXT_WORDS:
+        if word in folded and len(folded.replace(word, "")) < PASSWORD_MIN:
+            raise _weak(
+                f"a password needs {PASSWORD_MIN} characters besides the user name "
+                "or the service's name"
+            )
     return value
+
+
+CONTEXT_WORDS = frozenset({"hopsworks"})
+# Letters at the heart of a password: what is left without digits and symbols around it.
+_AROUND = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+
+
+def _core(folded: str) -> str:
+    return _AROUND.sub("", folded)
+
+
+def _weak(message: str) -> Unprocessable:
+    return Unprocessable(message, code="weak_password")
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list (``common-passwords.txt``, lowercase, one a line): the 20,000
+    most common passwords of public breach corpora compiled by Royce Williams, as Django
+    ships it (BSD licence)."""
+    text = resources.files(__package__).joinpath("common-passwords.txt").read_text("utf-8")
+    return frozenset(line for line in text.splitlines() if line)
+
+
+def generate_password(user: str | None = None) -> str:
+    """A random password that passes :func:`password` (one in a few thousand random
+    strings contains a short user name and is drawn again)."""
+    while True:
+        candidate = secrets.token_urlsafe(12)
+        try:
+            return password(candidate, user)
+        except Unprocessable:
+            continue
 
 
 def project_user(project: str, user: str) -> str:

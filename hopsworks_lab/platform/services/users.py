@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -9,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,11 +19,25 @@ from .. import validation
 from ..actor import Actor
 from ..config import PlatformConfig
 from ..db import Database
-from ..errors import Conflict, Forbidden, NotFound, Unauthorized
+from ..errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PlatformError,
+    TooManyRequests,
+    Unauthorized,
+)
 from ..models import User, UserStatus, utcnow
+from ..ratelimit import FailureLimiter
 from .audit import AuditService
 
 ISSUER = "hopsworks-lab"
+# One answer for an unknown name, a wrong password and a locked account.
+WRONG_CREDENTIALS = (
+    "wrong user name or password (after repeated failures an account is locked for a while)"
+)
+log = logging.getLogger("hopsworks_lab.platform.users")
+_BASE32 = re.compile(r"[A-Z2-7]+=*")
 
 
 @dataclass(frozen=True)
@@ -30,13 +47,17 @@ class TotpEnrolment:
 
 
 class UserService:
-    def __init__(self, db: Database, config: PlatformConfig, audit: AuditService) -> None:
+    def __init__(
+        self, db: Database, config: PlatformConfig, audit: AuditService, *, fernet: Fernet
+    ) -> None:
         self.db, self.config, self.audit = db, config, audit
+        self.fernet = fernet  # TOTP secrets are stored encrypted with the master key
         self.hasher = PasswordHasher(
             time_cost=config.argon2_time_cost, memory_cost=config.argon2_memory_kib
         )
         # A throwaway hash so unknown user names cost the same time as known ones.
         self._dummy_hash = self.hasher.hash("not-a-password")
+        self.limiter = FailureLimiter(config.login_rate_limit, config.login_rate_window)
 
     # -- lookups ---------------------------------------------------------------------------
     @staticmethod
@@ -74,7 +95,7 @@ class UserService:
         with self.audit.transaction() as s:
             self._require_admin(actor, "user.create", username)
             validation.username(username)
-            validation.password(password)
+            validation.password(password, username)
             if self.find(s, username) is not None:
                 raise Conflict(f"user {username!r} already exists", code="user_exists")
             user = User(
@@ -118,6 +139,8 @@ class UserService:
                     raise Conflict("you cannot block yourself", code="self_block")
                 user.status = status
                 changes["status"] = status.value
+                if status is UserStatus.blocked:
+                    user.token_version += 1  # a block ends the account's sessions at once
             if status is UserStatus.active and user.locked_until is not None:
                 # "active" also lifts a login lockout
                 user.failed_logins, user.locked_until = 0, None
@@ -139,9 +162,23 @@ class UserService:
         self, username: str, password: str, otp: str | None, remote_ip: str | None = None
     ) -> User:
         """Check password (and code when 2FA is on). Failures count towards lockout and are
-        audited; they commit even though the caller gets an error."""
+        audited; they commit even though the caller gets an error.
+
+        A guesser learns nothing about which names exist: an unknown name, a wrong password
+        and a locked account get the same 401, after the same single Argon2 verification
+        (against a throwaway hash for an unknown name). Only the right password tells a
+        blocked account (403) or a missing second factor. ``remote_ip``'s failures, whatever
+        the names, are limited too (429 with ``retry_after``)."""
+        client = remote_ip or "unknown"
+        wait = self.limiter.retry_after(client)
+        if wait is not None:
+            log.info("login from %s refused for %d s: too many failures", client, wait)
+            raise TooManyRequests(
+                "too many failed logins from your address: try again later",
+                retry_after=wait,
+            )
         now = utcnow()
-        error: Exception | None = None
+        error: PlatformError
         with self.db.transaction() as s:
             user = self.find(s, username)
             who = Actor(
@@ -151,29 +188,22 @@ class UserService:
                 via="password",
                 remote_ip=remote_ip,
             )
+            # Once, whoever asks: the cost of a login does not tell whether the name exists.
+            right = self._verify(user.password_hash if user else self._dummy_hash, password)
+            wrong = Unauthorized(WRONG_CREDENTIALS, code="invalid_credentials")
+            detail: dict[str, object] = {}
             if user is None:
-                self._verify(self._dummy_hash, password)
-                error = Unauthorized("wrong user name or password", code="invalid_credentials")
-                self.audit.append(
-                    s, who, "auth.login", outcome="failed", detail={"reason": "unknown user"}
-                )
-            elif user.status is UserStatus.blocked:
-                error = Forbidden("this account is blocked", code="account_blocked")
-                self.audit.append(
-                    s, who, "auth.login", outcome="denied", detail={"reason": "blocked"}
-                )
+                error, reason = wrong, "unknown user"
             elif user.locked_until is not None and user.locked_until > now:
-                error = Forbidden(
-                    "too many failed logins: this account is locked, try again later",
-                    code="account_locked",
-                    retry_after=int((user.locked_until - now).total_seconds()) + 1,
-                )
-                self.audit.append(
-                    s, who, "auth.login", outcome="denied", detail={"reason": "locked"}
-                )
+                # Even for the right password: a lock that a right guess lifted would not
+                # stop guessing. The account's holder reads the hint in the common message.
+                error, reason = wrong, "locked"
+            elif right and user.status is UserStatus.blocked:
+                error = Forbidden("this account is blocked", code="account_blocked")
+                reason = "blocked"
             else:
                 reason = None
-                if not self._verify(user.password_hash, password):
+                if not right:
                     reason = "password"
                 elif user.totp_enabled:
                     if not otp:
@@ -191,26 +221,32 @@ class UserService:
                 if locked:
                     user.locked_until = now + timedelta(seconds=self.config.lockout_seconds)
                     user.failed_logins = 0
-                self.audit.append(
-                    s,
-                    who,
-                    "auth.login",
-                    outcome="failed",
-                    detail={"reason": reason, "locked": locked},
-                )
+                    user.token_version += 1  # a lockout ends the account's sessions
+                detail["locked"] = locked
                 if reason == "otp missing":
                     error = Unauthorized("a one-time code is required", code="otp_required")
                 elif reason == "otp":
                     error = Unauthorized("wrong one-time code", code="invalid_otp")
                 else:
-                    error = Unauthorized("wrong user name or password", code="invalid_credentials")
+                    error = wrong
+            # The right password of a blocked account is no guess; everything else counts.
+            if reason != "blocked" and self.limiter.fail(client):
+                detail["client_limited"] = True
+            self.audit.append(
+                s,
+                who,
+                "auth.login",
+                outcome="denied" if reason in ("locked", "blocked") else "failed",
+                detail={"reason": reason, **detail},
+            )
         raise error
 
     def _accept_otp(self, user: User, otp: str) -> bool:
         """Accept a code of the current 30 s step or its neighbours, never one used before."""
-        if user.totp_secret is None or not otp.isdigit():
+        secret = self._totp_secret(user)
+        if secret is None or not otp.isdigit():
             return False
-        totp = pyotp.TOTP(user.totp_secret)
+        totp = pyotp.TOTP(secret)
         now = int(time.time())
         for drift in (0, -1, 1):
             counter = totp.timecode(
@@ -224,14 +260,16 @@ class UserService:
         return False
 
     def change_password(self, actor: Actor, old: str, new: str) -> None:
-        validation.password(new)
+        """Every session of the user ends (log in again); API keys keep working."""
         with self.db.transaction() as s:
             user = s.get(User, actor.user_id) if actor.user_id is not None else None
             if user is None:
                 raise NotFound("user no longer exists", code="user_not_found")
+            validation.password(new, user.username)
             if not self._verify(user.password_hash, old):
                 raise Forbidden("the current password is wrong", code="invalid_credentials")
             user.password_hash = self.hasher.hash(new)
+            user.token_version += 1
             self.audit.append(s, actor, "user.password", target=user.username)
 
     # -- TOTP -----------------------------------------------------------------------------
@@ -241,13 +279,12 @@ class UserService:
             user = self._session_user(s, actor)
             if user.totp_enabled:
                 raise Conflict("two-factor authentication is already on", code="totp_enabled")
-            user.totp_secret = pyotp.random_base32()
+            secret = pyotp.random_base32()
+            user.totp_secret = self._seal(secret)
             user.totp_last_counter = None
             self.audit.append(s, actor, "user.totp.enrol", target=user.username)
-            uri = pyotp.TOTP(user.totp_secret).provisioning_uri(
-                name=user.username, issuer_name=ISSUER
-            )
-            return TotpEnrolment(secret=user.totp_secret, provisioning_uri=uri)
+            uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=ISSUER)
+            return TotpEnrolment(secret=secret, provisioning_uri=uri)
 
     def totp_confirm(self, actor: Actor, otp: str) -> None:
         with self.audit.transaction() as s:
@@ -271,6 +308,34 @@ class UserService:
             user.totp_enabled, user.totp_secret, user.totp_last_counter = False, None, None
             self.audit.append(s, actor, "user.totp.disable", target=user.username)
 
+    def _seal(self, secret: str) -> str:
+        return self.fernet.encrypt(secret.encode()).decode()
+
+    def _totp_secret(self, user: User) -> str | None:
+        """The user's TOTP secret in clear (None when unusable: logged)."""
+        stored = user.totp_secret
+        if stored is None:
+            return None
+        if _is_plain_totp(stored):  # stored by an older version; ``init`` seals these
+            return stored
+        try:
+            return self.fernet.decrypt(stored.encode()).decode()
+        except InvalidToken:
+            log.error("the TOTP secret of %s does not open with the master key", user.username)
+            return None
+
+    def seal_totp_secrets(self) -> int:
+        """Encrypt the TOTP secrets an older version stored in clear (a data step of
+        ``init``: the migrations have no key). Returns how many were sealed."""
+        with self.db.transaction() as s:
+            users = s.execute(select(User).where(User.totp_secret.is_not(None))).scalars()
+            plain = [u for u in users if _is_plain_totp(u.totp_secret or "")]
+            for user in plain:
+                user.totp_secret = self._seal(user.totp_secret or "")
+        if plain:
+            log.info("encrypted the TOTP secrets of %d users", len(plain))
+        return len(plain)
+
     def _verify(self, hash_: str, password: str) -> bool:
         try:
             return self.hasher.verify(hash_, password)
@@ -290,3 +355,9 @@ class UserService:
         if user is None:
             raise NotFound("user no longer exists", code="user_not_found")
         return user
+
+
+def _is_plain_totp(stored: str) -> bool:
+    """A TOTP secret in clear is base32 (A-Z, 2-7); a Fernet token is urlsafe base64 with
+    lower-case letters (it starts with ``gAAAAA``, its version byte)."""
+    return _BASE32.fullmatch(stored) is not None
