@@ -288,10 +288,12 @@ describe('SharingSection', () => {
     expect(String(notify.mock.calls[0][0])).toContain(
       "'other::Data' is not shared with 'demo'"
     );
+    // the button comes back once the refused call is over: a render after the
+    // notification, not at once
+    await waitFor(() => !button('Accept other::Data').disabled);
     expect(
       row('[data-dataset="other::Data"]')?.getAttribute('data-status')
     ).toBe('PENDING');
-    expect(button('Accept other::Data').disabled).toBe(false);
     expect(refresh).not.toHaveBeenCalled();
   });
 
