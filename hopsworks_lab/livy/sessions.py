@@ -44,6 +44,7 @@ from ..platform.config import PlatformConfig
 from ..platform.errors import Conflict, NotFound, PlatformError, Unprocessable
 from ..platform.isolation import Isolation, unix_user
 from ..platform.models import Role
+from ..platform.private import shared_dir
 from ..platform.services.access import ProjectAccess
 from ..platform.services.audit import AuditService
 from ..platform.storage import Storage, safe
@@ -550,18 +551,17 @@ class LivyService:
             sess.state = final
         return sess.thread
 
-    def _prepare_dir(self, sess: _Session, account: str | None) -> Path:
-        self.root.mkdir(mode=0o711, exist_ok=True)
+    def _prepare_dir(self, sess: _Session) -> Path:
+        """A fresh folder, root's until ``_launch`` wrote into it (then the project-user's:
+        root never writes where project code could have planted a link)."""
+        shared_dir(self.root)  # 0711 whatever the umask: project-users pass through
         folder = self.root / f"session-{sess.id}-{os.urandom(4).hex()}"
         folder.mkdir(mode=0o700)
-        if account is not None:
-            entry = pwd.getpwnam(account)
-            os.chown(folder, entry.pw_uid, entry.pw_gid)
         return folder
 
     def _launch(self, sess: _Session) -> BlockingKernelClient:
         account = unix_user(sess.project, sess.owner) if self.isolation.enforced else None
-        sess.dir = self._prepare_dir(sess, account)
+        sess.dir = self._prepare_dir(sess)
         python, project_env = self._python(sess.project)
         km = _SessionKernelManager(
             connection_file=str(sess.dir / "kernel.json"), cache_ports=False, ip="127.0.0.1"
@@ -576,7 +576,9 @@ class LivyService:
         popen: dict[str, Any] = {}
         if account is not None:  # the kernel reads its connection file as the project-user
             entry = pwd.getpwnam(account)
-            os.chown(km.connection_file, entry.pw_uid, entry.pw_gid)
+            # the folder is still root's: the file is the one just written; the folder last
+            os.chown(km.connection_file, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+            os.chown(sess.dir, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
             popen = {
                 "user": entry.pw_uid,
                 "group": entry.pw_gid,
