@@ -4,12 +4,17 @@ shows. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import itertools
+import os
+import stat
 
 from conftest import Client
 from sqlalchemy import text
 from test_auth import add_user
 
-from hopsworks_lab.platform import Platform
+from hopsworks_lab.platform import Platform, PlatformConfig
+from hopsworks_lab.platform.actor import Actor
+from hopsworks_lab.platform.models import AuditHead, AuditRecord
+from hopsworks_lab.platform.services.audit import GENESIS, _fields, record_digest
 
 
 def _setup(anon: Client, admin: Client) -> dict[str, Client]:
@@ -75,3 +80,96 @@ def test_removing_the_newest_records_is_detected(
         conn.execute(text("DELETE FROM audit_records WHERE seq = :s"), {"s": last})
     check = admin.get("api/audit/verify").json()
     assert check["ok"] is False and check["broken_at"] == last
+
+
+# -- keyed chain and anchors (issue 12, class 6) ----------------------------------------------
+def _rechain(platform: Platform, key: bytes | None, start: int = 1) -> None:
+    """Recompute every hash from ``start`` on and the head, as someone who can write the
+    database would (plain SHA-256 without ``key``: the algorithm before keyed chains)."""
+    with platform.db.transaction() as s:
+        records = s.query(AuditRecord).order_by(AuditRecord.seq).all()
+        prev = GENESIS
+        for rec in records:
+            if rec.seq >= start:
+                rec.prev_hash = prev
+                rec.hash = record_digest(prev, _fields(rec), key)
+            prev = rec.hash
+        head = s.get(AuditHead, 1)
+        head.seq, head.hash = records[-1].seq, prev
+
+
+def test_a_rewrite_that_recomputes_the_hashes_without_the_key_fails(
+    anon: Client, admin: Client, platform: Platform
+) -> None:
+    _setup(anon, admin)
+    assert admin.get("api/audit/verify").json()["ok"] is True
+    with platform.db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_records SET actor = 'mallory' WHERE seq = 3"))
+    _rechain(platform, None, start=3)
+    check = admin.get("api/audit/verify").json()
+    assert check == {"ok": False, "records": 2, "broken_at": 3}
+    # the key is not in the database: nothing there holds it
+    key = platform.secrets.audit_key()
+    assert key is not None and platform.secrets.audit_path.parent == platform.config.secrets_dir
+    with platform.db.engine.connect() as conn:
+        dump = " ".join(
+            str(row)
+            for table in ("audit_records", "audit_head")
+            for row in conn.execute(text(f"SELECT * FROM {table}"))
+        )
+    assert key.hex() not in dump
+
+
+def test_removing_the_newest_records_and_the_head_with_them_fails_against_the_anchor(
+    anon: Client, admin: Client, platform: Platform
+) -> None:
+    _setup(anon, admin)
+    anchored = platform.audit.anchor()
+    assert anchored is not None
+    last, _ = anchored
+    anchors = platform.config.home_path / "state" / "audit-anchors"
+    assert f"head {last} " in anchors.read_text()
+    assert stat.S_IMODE(os.stat(anchors).st_mode) == 0o600
+    with platform.db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_records WHERE seq > :s"), {"s": last - 2})
+        prev = conn.execute(
+            text("SELECT hash FROM audit_records WHERE seq = :s"), {"s": last - 2}
+        ).scalar_one()
+        # the database's own head made to agree: only the anchor outside it knows
+        conn.execute(
+            text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"),
+            {"s": last - 2, "h": prev},
+        )
+    check = admin.get("api/audit/verify").json()
+    assert check == {"ok": False, "records": last - 2, "broken_at": last - 1}
+
+
+def test_records_chained_before_the_key_existed_still_verify_and_stay_pinned(
+    anon: Client, admin: Client, platform: Platform, config: PlatformConfig
+) -> None:
+    _setup(anon, admin)
+    # a home from before keyed chains: no key, no anchors, the chain in plain SHA-256
+    platform.close()
+    platform.secrets.audit_path.unlink()
+    (config.home_path / "state" / "audit-anchors").unlink()
+    _rechain(platform, None)
+    old = Platform(config)
+    try:
+        assert old.audit.verify(Actor.system()).ok
+        with old.db.transaction() as s:
+            legacy = s.get(AuditHead, 1).seq
+        old.users.create(Actor.system(), "carol", "carol-password-1")  # makes the key
+        anchors = (config.home_path / "state" / "audit-anchors").read_text()
+        assert anchors.startswith(f"keyed-after {legacy} ")
+        check = old.audit.verify(Actor.system())
+        assert check.ok and check.records == legacy + 1
+        # the new record is keyed: recomputing it in plain SHA-256 shows
+        _rechain(old, None, start=legacy + 1)
+        assert old.audit.verify(Actor.system()).broken_at == legacy + 1
+        # and the old part is pinned by the switch-over line: rewriting it shows too
+        with old.db.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_records SET actor = 'mallory' WHERE seq = 2"))
+        _rechain(old, None, start=2)
+        assert old.audit.verify(Actor.system()).broken_at == legacy
+    finally:
+        old.close()

@@ -93,7 +93,10 @@ def run_hub(layout: HubLayout) -> int:
     """Run JupyterHub until it exits or we are told to stop; returns its exit code."""
     cmd = [sys.executable, "-m", "jupyterhub", "-f", str(layout.dir / "jupyterhub_config.json")]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    hub = subprocess.Popen(cmd, cwd=layout.dir, env=env, preexec_fn=_die_with_parent)
+    # The hub (its state is in the private layout.dir) and the servers it starts keep the
+    # usual umask: the folders they make for project-users rely on it. The platform
+    # service it runs (`serve`) sets umask 077 for itself.
+    hub = subprocess.Popen(cmd, cwd=layout.dir, env=env, preexec_fn=_die_with_parent, umask=0o022)
     print(
         f"hopsworks-lab: hub on {layout.url} (platform API at {layout.url}services/hopsworks/api/)",
         flush=True,

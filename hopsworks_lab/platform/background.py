@@ -34,6 +34,17 @@ async def expire_uploads_forever(platform: Platform, max_age: float) -> None:
         await asyncio.sleep(interval)
 
 
+async def anchor_audit_forever(platform: Platform, interval: float) -> None:
+    """Anchor the audit log's head outside the database every ``interval`` seconds (when
+    it moved), so that removing the newest records shows at verification."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(platform.audit.anchor)
+        except Exception:  # keep going; the next round may succeed
+            log.exception("anchoring the audit log's head failed")
+
+
 def start_background(platform: Platform) -> list[asyncio.Task[None]]:
     """Start the platform's periodic work on the running event loop."""
     # before the first request: the OS accounts follow the metadata (missing ones made,
@@ -55,6 +66,13 @@ def start_background(platform: Platform) -> list[asyncio.Task[None]]:
         tasks.append(
             asyncio.create_task(
                 expire_uploads_forever(platform, platform.config.upload_expiry_seconds)
+            )
+        )
+    if platform.config.audit_anchor_seconds > 0:
+        platform.audit.anchor()  # the head as this start found it
+        tasks.append(
+            asyncio.create_task(
+                anchor_audit_forever(platform, platform.config.audit_anchor_seconds)
             )
         )
     # jobs: reconcile executions left by a previous run, then watch them; fire schedules

@@ -133,6 +133,14 @@ class PlatformConfig(Configurable):
         -1, help="Quota on the number of files for new projects; -1: unlimited."
     ).tag(config=True)
 
+    audit_anchor_seconds = Integer(
+        60,
+        help="Seconds between anchors of the audit log's head outside the database (a line "
+        "in state/audit-anchors in the home, and in the log); verification checks the chain "
+        "against them, so records removed before the last anchor show. The head is also "
+        "anchored when the platform stops. 0: only then.",
+    ).tag(config=True)
+
     quota_rescan_seconds = Integer(
         300,
         help="Seconds between rescans of project storage usage (counts files that project "

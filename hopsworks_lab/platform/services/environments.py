@@ -43,6 +43,7 @@ from ..db import on_rollback
 from ..errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from ..isolation import Isolation, project_group
 from ..models import EnvironmentOperation, OperationStatus, Project, utcnow
+from ..private import shared_dir
 from .access import Need, ProjectAccess
 from .audit import AuditService
 from .files import FileService
@@ -651,7 +652,7 @@ class EnvironmentService:
         if self._marked(paths, identity):  # prepared already; never wait for a running op
             paths.ops.mkdir(mode=0o700, exist_ok=True)
             return
-        self.envs_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
+        shared_dir(self.envs_dir)  # 0711 whatever the umask: members pass through
         with paths.locked():
             self._prepare_locked(paths, project, identity)
 
@@ -689,7 +690,7 @@ class EnvironmentService:
         identity = self._identity(project)
         if paths.current_generation() is not None and self._marked(paths, identity):
             return paths
-        self.envs_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
+        shared_dir(self.envs_dir)
         with paths.locked():
             self._prepare_locked(paths, project, identity)
             if paths.current_generation() is None:
