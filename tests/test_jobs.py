@@ -282,13 +282,31 @@ def test_logs_follow_a_running_execution_and_stop_kills_its_process_group(
     assert log_file(platform, "long", e["id"], "stdout.log").exists()  # logs outlive the job
 
 
+# Sleeps until the test creates Resources/wake (at most 5 minutes: a failed test leaves
+# nothing running for long).
+NAP = """\
+import os, time
+print("started")
+wake = os.path.join(os.environ["HOPSWORKS_LAB_PROJECT_DIR"], "Resources", "wake")
+deadline = time.monotonic() + 300
+while not os.path.exists(wake) and time.monotonic() < deadline:
+    time.sleep(0.1)
+print("awake")
+"""
+
+
 def test_reconcile_after_a_restart(
     team: dict[str, Any], config: PlatformConfig, platform: Platform
 ) -> None:
     alice = team["alice"]
-    upload(alice, "Resources/nap.py", "import time\ntime.sleep(2)\nprint('awake')\n")
+    upload(alice, "Resources/nap.py", NAP)  # runs until the test wakes it
     create_job(alice, "nap", "Resources/nap.py")
     live = start(alice, "nap")
+    stdout = log_file(platform, "nap", live["id"], "stdout.log")
+    deadline = time.monotonic() + 60
+    while not (stdout.exists() and stdout.read_text() == "started\n"):  # its process runs
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     # two executions whose processes are gone: one wrote its exit code, one did not
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -325,6 +343,7 @@ def test_reconcile_after_a_restart(
         done = restarted.jobs._view(rows["done"])
         assert (done.state, done.exit_code) == (ExecutionState.FINISHED, 0)
         assert restarted.jobs._view(live["id"]).state is ExecutionState.RUNNING  # re-attached
+        upload(alice, "Resources/wake", "")
         deadline = time.monotonic() + 30
         while restarted.jobs._view(live["id"]).state is ExecutionState.RUNNING:
             assert time.monotonic() < deadline
@@ -332,7 +351,7 @@ def test_reconcile_after_a_restart(
             time.sleep(0.1)
         ended = restarted.jobs._view(live["id"])
         assert (ended.state, ended.exit_code) == (ExecutionState.FINISHED, 0)
-        assert log_file(platform, "nap", live["id"], "stdout.log").read_text() == "awake\n"
+        assert stdout.read_text() == "started\nawake\n"
     finally:
         restarted.close()
 
@@ -599,9 +618,15 @@ def test_executions_survive_a_crash_of_the_service_and_schedules_fire(tmp_path: 
         first.wait_ready()
         admin = Client(first.base).login("admin", ADMIN_PW)
         assert admin.post("api/projects", json={"name": "demo"}).status_code == 201
-        upload(admin, "Resources/nap.py", "import time\ntime.sleep(3)\nprint('awake')\n")
+        # The job runs until the test wakes it (a file in its dataset): however slow the
+        # restart below, it is still running when the second service looks at it.
+        upload(admin, "Resources/nap.py", NAP)
         create_job(admin, "nap", "Resources/nap.py")
         e = start(admin, "nap")
+        deadline = time.monotonic() + 60
+        while log(admin, "nap", e["id"])["text"] != "started\n":  # its process runs
+            assert time.monotonic() < deadline, first.output
+            time.sleep(0.1)
         first.proc.kill()  # a crash: nothing is stopped, nothing recorded
         first.proc.wait(10)
         second = Served("serve", "--home", home, cwd=tmp_path)
@@ -610,9 +635,10 @@ def test_executions_survive_a_crash_of_the_service_and_schedules_fire(tmp_path: 
         assert admin.get(f"api/projects/demo/jobs/nap/executions/{e['id']}").json()["state"] == (
             "RUNNING"  # re-attached
         )
+        upload(admin, "Resources/wake", "")
         e = wait_end(admin, "nap", e["id"])
         assert (e["state"], e["exit_code"]) == ("FINISHED", 0)
-        assert log(admin, "nap", e["id"])["text"] == "awake\n"
+        assert log(admin, "nap", e["id"])["text"] == "started\nawake\n"
         # the service's scheduler fires a seconds cron
         upload(admin, "Resources/tick.py", "print('tick')\n")
         create_job(admin, "tick", "Resources/tick.py")
