@@ -94,6 +94,8 @@ def test_the_runtime_root_is_made_private_and_an_unsafe_one_is_refused(top: Path
         root.chmod(0o700)  # project-users could not reach their homes
         with pytest.raises(homes.HomeError, match="cannot reach"):
             homes.ensure_root(str(root))
+        assert homes.ensure_root(str(root), passable=False)  # servers run as the hub's user
+        root.chmod(0o711)
     root.chmod(0o777)  # anyone could plant a home
     with pytest.raises(homes.HomeError, match="writable by others"):
         homes.ensure_root(str(root))

@@ -62,11 +62,11 @@ def _name(name: str) -> str:
     return name
 
 
-def ensure_root(path: str) -> str:
+def ensure_root(path: str, passable: bool = True) -> str:
     """Create the runtime root if missing (0711), then check it and every directory above
     it: real directories owned by root (or by this process's account), writable by nobody
-    else (a sticky ancestor such as /tmp is fine above it), and, as root, passable by the
-    project-users the servers run as. Returns its real path."""
+    else (a sticky ancestor such as /tmp is fine above it), and, with ``passable`` (servers
+    run as project-users), passable by others. Returns its real path."""
     if not os.path.isabs(path):
         raise HomeError(f"ProjectSpawner.runtime_root must be an absolute path, not {path!r}")
     try:
@@ -105,7 +105,7 @@ def ensure_root(path: str) -> str:
                 )
             if st.st_uid != me:
                 raise HomeError(f"{current} belongs to uid {st.st_uid}, not to the hub")
-            if me == 0 and not mode & 0o001:  # servers run as project-users
+            if passable and not mode & 0o001:  # servers run as project-users
                 raise HomeError(
                     f"{current} (mode {mode:04o}): project-users cannot reach their homes in "
                     f"it: chmod 0711 {current}"
@@ -115,7 +115,7 @@ def ensure_root(path: str) -> str:
                 f"{current} (mode {mode:04o}) is writable by others: someone else could "
                 f"replace the runtime root {real} under it"
             )
-        elif me == 0 and not mode & 0o001:
+        elif passable and not mode & 0o001:
             raise HomeError(
                 f"{current} (mode {mode:04o}): project-users cannot reach their homes under "
                 f"it: chmod o+x {current}"

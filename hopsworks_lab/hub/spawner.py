@@ -225,7 +225,7 @@ class ProjectSpawner(LocalProcessSpawner):
         """A fresh private home with the project-user's certificate files, sparkmagic's
         config and kernel, and in PySpark mode the kernels' startup file (all the server's
         account's, nothing else in it); returns it and the variables that point into it."""
-        root = homes.ensure_root(self.runtime_root)
+        root = homes.ensure_root(self.runtime_root, passable=bool(self.unix_user))
         home = os.path.join(root, self._home_name())
         opts = self.user_options or {}
         spark = (

@@ -74,7 +74,8 @@ def prepare_hub(platform: Platform, port: int) -> HubLayout:
         platform_socket=platform.config.socket_path,
     )
     layout.dir.mkdir(mode=0o700, exist_ok=True)
-    ensure_root(str(layout.lab_homes))  # fails here, not at the first spawn, if unsafe
+    # fails here, not at the first spawn, if unsafe
+    ensure_root(str(layout.lab_homes), passable=platform.isolation.enforced)
     config = build_hub_config(layout, hub_key(platform))
     write_private(layout.dir / "jupyterhub_config.json", json.dumps(config, indent=2).encode())
     return layout
