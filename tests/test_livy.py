@@ -213,15 +213,28 @@ def test_statements_queue_and_cancel(env: Env, sessions: dict[str, int]) -> None
     assert wait_statement(alice, sid, queued["id"])["state"] == "cancelled"
 
 
-def test_cancel_stops_a_long_spark_job(env: Env, sessions: dict[str, int]) -> None:
+def test_cancel_stops_a_long_spark_job(env: Env, sessions: dict[str, int], tmp_path: Path) -> None:
     alice, sid = env.c["alice"], sessions["alice"]
-    # minutes of work on two cores, if nothing stopped it
-    job = alice.post(
-        f"{LIVY}/sessions/{sid}/statements",
-        json={"code": "spark.range(10**12).selectExpr('sum(id % 7)').collect()"},
-    ).json()
-    wait_statement(alice, sid, job["id"], ("running",))
-    time.sleep(2)  # the job is on the executors now
+    # Minutes of work on two cores, if nothing stopped it. Cancelled only once Spark has the
+    # job (a thread of the statement marks it; the session runs as this test's account):
+    # cancelled while the driver still plans it, the job would start afterwards.
+    submitted = tmp_path / "job-submitted"
+    code = (
+        "import pathlib, threading, time\n"
+        "def _mark():\n"
+        "    while not sc.statusTracker().getActiveJobsIds():\n"
+        "        time.sleep(0.05)\n"
+        f"    pathlib.Path({str(submitted)!r}).touch()\n"
+        "threading.Thread(target=_mark, daemon=True).start()\n"
+        "spark.range(10**12).selectExpr('sum(id % 7)').collect()"
+    )
+    job = alice.post(f"{LIVY}/sessions/{sid}/statements", json={"code": code}).json()
+    deadline = time.monotonic() + 120
+    while not submitted.exists():
+        assert time.monotonic() < deadline, alice.get(
+            f"{LIVY}/sessions/{sid}/statements/{job['id']}"
+        ).json()
+        time.sleep(0.1)
     t0 = time.monotonic()
     assert alice.post(f"{LIVY}/sessions/{sid}/statements/{job['id']}/cancel").status_code == 200
     assert wait_statement(alice, sid, job["id"])["state"] == "cancelled"

@@ -245,9 +245,23 @@ def test_a_pyspark_mode_kernel_on_a_standalone_cluster(
                 "spark.conf.get('spark.cores.max'), spark.conf.get('spark.driver.memory')"
             ) == repr((master, "1", "1", "1g"))
             assert run("sc.parallelize(range(1000), 4).map(lambda x: x * 2).sum()") == "999000"
-            # interrupted, a long job is cancelled on the cluster too
-            msg_id = kc.execute("spark.range(10**12).selectExpr('sum(id % 7)').collect()")
-            time.sleep(3)
+            # interrupted, a long job is cancelled on the cluster too. Interrupted only once
+            # Spark has the job (a thread of the cell marks it): interrupted while the driver
+            # still plans it, the job would start afterwards, with nothing left to cancel it.
+            submitted = tmp_path / "job-submitted"
+            msg_id = kc.execute(
+                "import pathlib, threading, time\n"
+                "def _mark():\n"
+                "    while not sc.statusTracker().getActiveJobsIds():\n"
+                "        time.sleep(0.05)\n"
+                f"    pathlib.Path({str(submitted)!r}).touch()\n"
+                "threading.Thread(target=_mark, daemon=True).start()\n"
+                "spark.range(10**12).selectExpr('sum(id % 7)').collect()"
+            )
+            deadline = time.monotonic() + 120
+            while not submitted.exists():
+                assert time.monotonic() < deadline, "the Spark job never started"
+                time.sleep(0.1)
             km.interrupt_kernel()
             reply = kc.get_shell_msg(timeout=30)
             assert reply["parent_header"]["msg_id"] == msg_id
