@@ -178,10 +178,12 @@ _range = st.one_of(
     st.builds(lambda a, b: f"bytes={a}-{b}", _number, _number),
     st.builds(lambda a, b, c: f"bytes {a}-{b}/{c}", _number, _number, _number),
     st.builds(lambda c: f"bytes */{c}", _number),
-    # (requests refuses to send a value with leading white space)
-    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=60).map(
-        str.lstrip
-    ),
+    # Control characters are refused by tornado's HTTP parser (a bare 400) before any
+    # handler runs, and requests refuses to send a value with leading white space.
+    st.text(
+        alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_categories=["Cc"]),
+        max_size=60,
+    ).map(str.lstrip),
 )
 
 
