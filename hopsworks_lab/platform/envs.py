@@ -477,14 +477,17 @@ def write_kernelspec(paths: EnvPaths, display_name: str) -> None:
 
 
 def group_readable(top: Path) -> None:
-    """Let the owning group read (and enter) everything under ``top`` and nobody but the
-    owner write: project-users reach the env through their project's group."""
+    """Let everyone who gets here read (and enter) everything under ``top`` and nobody but
+    the owner write. The gate is the project's folder (``0750``, its group the project's):
+    only its members get here. The files inside are root's (group root), so the bits that
+    let members read them are the others' bits, set here rather than left to the umask
+    (the platform runs with umask 077)."""
     for dirpath, _dirs, filenames in os.walk(top):
         for p in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
             st = os.lstat(p)
             if (st.st_mode & 0o170000) == 0o120000:  # a symlink: its target decides
                 continue
             mode = st.st_mode & 0o7777
-            want = (mode | 0o040 | (0o010 if mode & 0o100 else 0)) & ~0o022
+            want = (mode | 0o044 | (0o011 if mode & 0o100 else 0)) & ~0o022
             if want != mode:
                 os.chmod(p, want)
