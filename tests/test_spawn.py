@@ -233,12 +233,15 @@ def test_two_projects_two_servers_each_as_its_project_user(hub: Hub) -> None:
 def test_gpus_are_allocated_and_a_killed_server_is_cleaned_up(hub: Hub) -> None:
     token = hub_token(hub, "alice")
     project = PROJECTS[1]
-    requests.delete(
-        hub.url + f"hub/api/users/alice/servers/{project}",
-        headers={"Authorization": f"token {token}"},
-        timeout=60,
-    )
-    time.sleep(1)
+    auth = {"Authorization": f"token {token}"}
+    requests.delete(hub.url + f"hub/api/users/alice/servers/{project}", headers=auth, timeout=60)
+    deadline = time.monotonic() + 60  # stopped (a server still stopping cannot start again)
+    while (
+        project
+        in requests.get(hub.url + "hub/api/users/alice", headers=auth, timeout=30).json()["servers"]
+    ):
+        assert time.monotonic() < deadline, hub.log.read_text()[-3000:]
+        time.sleep(0.2)
     spawn(hub, token, "alice", project, gpus=1)
     proc = next(
         p
