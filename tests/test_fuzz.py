@@ -286,3 +286,26 @@ def test_notebook_parameters_that_nest_deeply_stay_text() -> None:
 
     deep = "[" * DEEP
     assert notebook_parameters([f"x={deep}", "y=2", "z=NaN"]) == {"x": deep, "y": 2, "z": "NaN"}
+
+
+def test_bodies_past_their_range_or_the_quota_get_413_not_500(demo_file: Client) -> None:
+    """Found by the range fuzzing: bytes past what a chunk's Content-Range announces, or
+    past the quota in a body without Content-Length (chunked), failed while the body was
+    read, outside tornado's error handling: a 500 and a closed connection."""
+    r = demo_file.put(
+        "api/projects/demo/files/Resources/over.txt",
+        data=b"ab",
+        headers={"Content-Range": "bytes 0-0/5"},
+    )
+    assert r.status_code == 413, r.text
+    assert demo_file.post("api/projects", json={"name": "tiny"}).status_code == 201
+    assert demo_file.put("api/projects/tiny/quotas", json={"bytes_limit": 4}).status_code == 200
+    for method, path in (
+        ("PUT", "api/projects/tiny/files/Resources/big.bin"),
+        ("PUT", "webhdfs/v1/Projects/tiny/Resources/big.bin?op=CREATE&data=true"),
+    ):
+        r = demo_file.request(method, path, data=iter([b"12345", b"67890"]))  # chunked
+        _api_error(r)
+        assert r.status_code == 413, (path, r.status_code, r.text)
+        r = demo_file.get("api/projects/tiny/files/Resources/big.bin?stat=true")
+        assert r.status_code == 404, r.text  # nothing was left behind

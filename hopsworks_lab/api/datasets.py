@@ -247,7 +247,14 @@ class FilesHandler(PlatformHandler):
         if self.upload is not None:
             if self.upload.handle is None:
                 return  # a resumable status query or an out-of-order chunk: ignore bytes
-            await self.call(self.upload.write, chunk)
+            try:
+                await self.call(self.upload.write, chunk)
+            except PlatformError as e:
+                # More than the chunk's range or the quota allow: answered (413) once the
+                # body is in, the rest dropped. Raised here it would escape tornado's error
+                # handling (a 500 and a closed connection).
+                self._refusal = e
+                await self.call(self.platform.files.abort, self.upload)
         elif self.request.method == "PUT":
             return
         else:

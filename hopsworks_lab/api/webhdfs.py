@@ -618,7 +618,12 @@ class WebHDFSHandler(PlatformHandler):
 
     async def data_received(self, chunk: bytes) -> None:
         if self._refusal is None and self.upload is not None and self.upload.handle is not None:
-            await self.call(self.upload.write, chunk)
+            try:
+                await self.call(self.upload.write, chunk)
+            except PlatformError as e:
+                # Over the quota: answered once the body is in (see FilesHandler).
+                self._refusal = e
+                await self.call(self.platform.files.abort, self.upload)
 
     def on_finish(self) -> None:
         if self.upload is not None and self.upload.handle is not None:
