@@ -158,7 +158,18 @@ def admin(anon: Client) -> Client:
 
 
 @pytest.fixture
-def posix(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[dict[str, Any]]:
+def private_umask() -> Iterator[None]:
+    """umask 077, as the hopsworks-lab command runs the platform: whatever it does not give
+    a mode explicitly is private (folders and files project-users need must get theirs)."""
+    umask = os.umask(0o077)
+    yield
+    os.umask(umask)
+
+
+@pytest.fixture
+def posix(
+    monkeypatch: pytest.MonkeyPatch, db_url: str, private_umask: None
+) -> Iterator[dict[str, Any]]:
     """As root, on a platform with OS isolation: a project (``demo<tag>``) whose Data Owner
     is alice and Data Scientist bob (both with password ``secret-pass-1``); their Unix
     users and groups are removed afterwards."""
