@@ -200,12 +200,12 @@ def test_a_bad_batch_writes_nothing(team: dict[str, Any]) -> None:
     for batch in bad_batches:
         r = bob.put(url, json={"trials": batch})
         assert r.status_code in (413, 422), (batch[-1], r.status_code, r.text)
-    # NaN and infinity are not JSON (Python's json writes them anyway): refused too
+    # NaN and infinity are not JSON (Python's json writes them anyway): the body is refused
     raw = b'{"trials": [{"trial": "t", "index": 0, "state": "FINISHED", "metric": NaN}]}'
     r = bob.put(url, data=raw, headers={"Content-Type": "application/json"})
-    assert (r.status_code, r.json()["error"]) == (422, "invalid_experiment"), r.text
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_json"), r.text
     raw = b'{"trials": [{"trial": "t", "index": 0, "state": "RUNNING", "params": {"x": Infinity}}]}'
-    assert bob.put(url, data=raw).status_code == 422
+    assert bob.put(url, data=raw).status_code == 400
     trials = bob.get(f"{BASE}/{e['id']}").json()["trials"]
     assert [(t["trial"], t["state"], t["params"]) for t in trials] == [
         ("trial_0000", "RUNNING", {"a": 1})

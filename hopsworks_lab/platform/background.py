@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable
 
 from ..jobs.scheduler import run_monitor, run_scheduler
 from .app import Platform
@@ -11,38 +13,19 @@ from .app import Platform
 log = logging.getLogger(__name__)
 
 
-async def rescan_quotas_forever(platform: Platform, interval: float) -> None:
-    """Recount storage usage every ``interval`` seconds, so that files project processes
-    write directly (not through the API) count against the quota too."""
-    while True:
+async def every(
+    interval: float, work: Callable[[], object], what: str, *, now: bool = False
+) -> None:
+    """Run blocking ``work`` off the event loop every ``interval`` seconds (first at once
+    when ``now``); a failed round is logged and the next one runs anyway."""
+    if not now:
         await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(platform.quotas.rescan)
-        except Exception:  # keep rescanning; the next round may succeed
-            log.exception("quota rescan failed")
-
-
-async def expire_uploads_forever(platform: Platform, max_age: float) -> None:
-    """Remove abandoned unfinished uploads now (at start) and then every hour, or every
-    quarter of ``max_age`` if that is shorter."""
-    interval = max(1.0, min(3600.0, max_age / 4))
     while True:
         try:
-            await asyncio.to_thread(platform.quotas.expire_uploads, max_age)
-        except Exception:  # keep going; the next round may succeed
-            log.exception("removing expired uploads failed")
+            await asyncio.to_thread(work)
+        except Exception:
+            log.exception("%s failed", what)
         await asyncio.sleep(interval)
-
-
-async def anchor_audit_forever(platform: Platform, interval: float) -> None:
-    """Anchor the audit log's head outside the database every ``interval`` seconds (when
-    it moved), so that removing the newest records shows at verification."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(platform.audit.anchor)
-        except Exception:  # keep going; the next round may succeed
-            log.exception("anchoring the audit log's head failed")
 
 
 def start_background(platform: Platform) -> list[asyncio.Task[None]]:
@@ -56,25 +39,28 @@ def start_background(platform: Platform) -> list[asyncio.Task[None]]:
     if failed:
         log.warning("environment operations %s were interrupted: marked failed", failed)
     tasks = []
-    if platform.config.quota_rescan_seconds > 0:
-        tasks.append(
-            asyncio.create_task(
-                rescan_quotas_forever(platform, platform.config.quota_rescan_seconds)
-            )
+    config = platform.config
+    if config.quota_rescan_seconds > 0:
+        # files project processes write directly (not through the API) count too
+        rescan = every(config.quota_rescan_seconds, platform.quotas.rescan, "quota rescan")
+        tasks.append(asyncio.create_task(rescan))
+    if config.upload_expiry_seconds > 0:
+        # abandoned unfinished uploads go now (at start), then every hour, or every quarter
+        # of their lifetime if that is shorter
+        max_age = config.upload_expiry_seconds
+        expire = every(
+            max(1.0, min(3600.0, max_age / 4)),
+            functools.partial(platform.quotas.expire_uploads, max_age),
+            "removing expired uploads",
+            now=True,
         )
-    if platform.config.upload_expiry_seconds > 0:
-        tasks.append(
-            asyncio.create_task(
-                expire_uploads_forever(platform, platform.config.upload_expiry_seconds)
-            )
-        )
-    if platform.config.audit_anchor_seconds > 0:
-        platform.audit.anchor()  # the head as this start found it
-        tasks.append(
-            asyncio.create_task(
-                anchor_audit_forever(platform, platform.config.audit_anchor_seconds)
-            )
-        )
+        tasks.append(asyncio.create_task(expire))
+    if config.audit_anchor_seconds > 0:
+        # the head as this start found it, then whenever it moved: removing the newest
+        # records shows at verification
+        platform.audit.anchor()
+        anchor = every(config.audit_anchor_seconds, platform.audit.anchor, "audit anchoring")
+        tasks.append(asyncio.create_task(anchor))
     # jobs: reconcile executions left by a previous run, then watch them; fire schedules
     tasks.append(
         asyncio.create_task(run_monitor(platform.jobs, platform.config.job_monitor_seconds))

@@ -12,28 +12,26 @@ from cryptography.fernet import Fernet
 
 def write_private(path: Path, data: bytes) -> None:
     """Create ``path`` readable by its owner only, atomically (never a half-written secret)."""
+    os.replace(_private_tmp(path, data, f".{path.name}.tmp"), path)
+
+
+def _private_tmp(path: Path, data: bytes, name: str) -> Path:
+    """``data`` written and synced to ``name`` beside ``path``, readable by its owner only."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(name)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+    return tmp
 
 
 def create_private(path: Path, data: bytes) -> bool:
     """Like :func:`write_private`, but never replaces an existing file: False when one
     exists already (another process made it first; its content wins)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    tmp = _private_tmp(path, data, f".{path.name}.{os.getpid()}.tmp")
     try:
         os.link(tmp, path)  # atomic, and fails if the name exists
         return True

@@ -288,22 +288,26 @@ class FileService:
         t = up.target
         try:
             with self.audit.transaction() as s:
-                self.quotas.reserve(
-                    s, t.loc.dataset.project_id, size - up.replaced, 0 if up.existed else 1
-                )
-                self.storage.commit(up.partial, t.path)
-                self.audit.append(
-                    s,
-                    up.actor,
-                    "file.upload",
-                    project=t.loc.project.name,
-                    target=t.display,
-                    detail={"bytes": size},
-                )
+                self._publish(s, up, size, size - up.replaced)
         except Exception:
             self.storage.remove(up.partial)
             raise
         return self.storage.info(t.path)
+
+    def _publish(self, s, up: Upload, size: int, added: int) -> None:
+        """Count ``added`` bytes (and a new file) against the quota and make the finished
+        upload visible under its name, audited, in the caller's transaction."""
+        t = up.target
+        self.quotas.reserve(s, t.loc.dataset.project_id, added, 0 if up.existed else 1)
+        self.storage.commit(up.partial, t.path)
+        self.audit.append(
+            s,
+            up.actor,
+            "file.upload",
+            project=t.loc.project.name,
+            target=t.display,
+            detail={"bytes": size},
+        )
 
     def _finish_chunk(self, up: Upload) -> Entry | None:
         """A resumable upload's chunk: counted against the quota as it is accepted (the
@@ -322,17 +326,7 @@ class FileService:
                 if not complete:
                     self.quotas.reserve(s, pid, up.received, 0, slack=up.replaced)
                     return None
-                new_files = 0 if up.existed else 1
-                self.quotas.reserve(s, pid, up.received - up.replaced, new_files)
-                self.storage.commit(up.partial, t.path)
-                self.audit.append(
-                    s,
-                    up.actor,
-                    "file.upload",
-                    project=t.loc.project.name,
-                    target=t.display,
-                    detail={"bytes": size},
-                )
+                self._publish(s, up, size, up.received - up.replaced)
         except Exception:
             self._cut_chunk(up)
             raise
