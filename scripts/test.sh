@@ -17,4 +17,5 @@ jlpm build:lib
 echo "== jest"
 jlpm test
 echo "== pytest"
-exec python -m pytest "$@"
+# the slowest tests are listed at the end: where the time goes
+exec python -m pytest --durations=25 "$@"
