@@ -63,6 +63,21 @@ def test_the_runtime_key_is_refused_over_tcp(env: dict[str, str]) -> None:
     assert e.value.code == "key_outside_runtime"
 
 
+def test_a_host_naming_the_runtimes_platform_goes_through_its_socket(env: dict[str, str]) -> None:
+    """Code that names its platform itself (a notebook in a standalone lab logs in with
+    ``<lab>/hopsworks/``, the lab's HOPSWORKS_LAB_PLATFORM_URL) still reaches it over the
+    runtime's socket, where its key works; the socket is never used for another host."""
+    runtime = {k: env[k] for k in (ENV_PLATFORM_URL, ENV_PLATFORM_SOCKET)}
+    url, key = env[ENV_PLATFORM_URL], env[ENV_API_KEY]
+    project = hopsworks_lab.login(url, "demo", key, environ=runtime)
+    assert project.name == "demo" and project.connection.socket == env[ENV_PLATFORM_SOCKET]
+    # the runtime's platform is elsewhere: this host is another platform, reached over TCP
+    elsewhere = {**runtime, ENV_PLATFORM_URL: "http://127.0.0.1:9/"}
+    with pytest.raises(RestAPIError) as e:
+        hopsworks_lab.login(url, "demo", key, environ=elsewhere)
+    assert e.value.status == 401 and e.value.code == "key_outside_runtime"
+
+
 def test_login_says_what_is_missing() -> None:
     with pytest.raises(ValueError, match=r"api_key_value .* project"):
         hopsworks_lab.login(host="http://127.0.0.1:1/", environ={})

@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 import requests
 
+from hopsworks_lab.client import use_platform_socket
+from hopsworks_lab.environ import ENV_PLATFORM_SOCKET, ENV_PLATFORM_URL
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
 from hopsworks_lab.platform.config import ENV_DB_URL, ENV_HOME
 
@@ -68,14 +70,47 @@ def tail(path: Path, lines: int = 200) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-class Lab:
-    """A running ``jupyter lab``: its URL, token, platform home and log."""
+def socket_path(tmp: Path) -> Path:
+    """The platform socket of the lab launched in ``tmp``: each lab its own, so that two labs
+    on one home do not take the socket from each other."""
+    return tmp / "run" / "platform.sock"
 
-    def __init__(self, url: str, token: str, home: Path, log: Path) -> None:
+
+class Lab:
+    """A running ``jupyter lab``: its URL, token, platform home and log; standalone, its
+    platform's Unix socket (where its kernels send their project-user keys) and Jupyter's
+    runtime folder (kernels' connection files)."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        home: Path,
+        log: Path,
+        socket: Path | None = None,
+        runtime: Path | None = None,
+    ) -> None:
         self.url = url.rstrip("/") + "/"
         self.token = token
         self.home = home
         self.log = log
+        self.socket = socket
+        self.runtime = runtime
+
+    @property
+    def platform_url(self) -> str:
+        """The platform's URL in this lab, as its kernels and jobs have it."""
+        return f"{self.url}hopsworks/"
+
+    def kernel_env(self) -> dict[str, str]:
+        """What this lab puts in its kernels' environment to reach its platform."""
+        assert self.socket is not None, "not a standalone lab launched by running_lab"
+        return {ENV_PLATFORM_URL: self.platform_url, ENV_PLATFORM_SOCKET: str(self.socket)}
+
+    def kernel_http(self) -> requests.Session:
+        """A session whose requests to this lab go through its platform socket, as a
+        kernel's client sends them (``hopsworks_lab.client.use_platform_socket``)."""
+        return use_platform_socket(requests.Session(), self.kernel_env())
 
     def api(self, path: str, auth: str | None = None, **kw: Any) -> requests.Response:
         headers = {"Authorization": auth} if auth else {}
@@ -183,6 +218,7 @@ def launch(tmp: Path, home: Path, log: Path, *args: str) -> tuple[subprocess.Pop
         f"--IdentityProvider.token={TOKEN}",
         f"--ServerApp.root_dir={root}",
         "--PlatformConfig.isolation=none",
+        f"--PlatformConfig.socket_path={socket_path(tmp)}",
         f"--LabApp.workspaces_dir={workspaces}",
         f"--LabApp.user_settings_dir={settings}",
         "--LabApp.news_url=None",
@@ -209,7 +245,8 @@ def running_lab(
     request.config.pluginmanager.register(plugin, f"hopsworks-lab-log-{id(plugin)}")
     proc, runtime = launch(tmp, home, log, *args)
     try:
-        yield Lab(wait_ready(proc, runtime, log), TOKEN, home, log)
+        url = wait_ready(proc, runtime, log)
+        yield Lab(url, TOKEN, home, log, socket_path(tmp), runtime)
     finally:
         stop(proc)
         request.config.pluginmanager.unregister(plugin)

@@ -25,7 +25,7 @@ import pytest
 import requests
 from labkit import ARTIFACTS, UI_TIMEOUT_MS, Lab, chromium, running_lab
 
-from hopsworks_lab.environ import ENV_PROJECT_DIR
+from hopsworks_lab.environ import ENV_PLATFORM_SOCKET, ENV_PLATFORM_URL, ENV_PROJECT_DIR
 from hopsworks_lab.platform import Platform, PlatformConfig
 from hopsworks_lab.platform.actor import Actor
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
@@ -551,14 +551,20 @@ if __name__ == "__main__":  # the pool's workers import this script
 
 
 def _grid_search(lab: Lab, tmp_path: Path) -> dict[str, Any]:
-    """Run :data:`GRID_SEARCH` against the lab's platform API with alice's kernel key, the
-    trials writing straight into demo's folder in the home's storage."""
+    """Run :data:`GRID_SEARCH` against the lab's platform API with alice's kernel key, from
+    a process with what the lab's kernels have in their environment (its platform socket,
+    where the key works), the trials writing straight into demo's folder in the home's
+    storage."""
     script = tmp_path / "grid.py"
     script.write_text(GRID_SEARCH)
     key = (lab.home.parent / KERNEL_KEY).read_text()
-    env = {**os.environ, ENV_PROJECT_DIR: str(lab.home / "storage" / "Projects" / "demo")}
+    env = {
+        **os.environ,
+        **lab.kernel_env(),
+        ENV_PROJECT_DIR: str(lab.home / "storage" / "Projects" / "demo"),
+    }
     done = subprocess.run(
-        [sys.executable, str(script), f"{lab.url}hopsworks/", key],
+        [sys.executable, str(script), lab.platform_url, key],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -692,7 +698,8 @@ def test_experiments_run_trials_chart_traceback_tensorboard(
 
 
 # What a data scientist types into a notebook of alice's lab: a login with her project-user
-# key, a training function defined in the notebook (a real ``__main__`` function that travels
+# key (it goes through the lab's platform socket, which the lab gives its kernels), a training
+# function defined in the notebook (a real ``__main__`` function that travels
 # to the pool's processes by value, through cloudpickle), a grid search over 2 processes with
 # the progress widget, and TensorBoard over the run. HOPSWORKS_LAB_PROJECT_DIR is left unset
 # (a standalone lab's kernels have none): the trials write a scratch folder and upload it.
@@ -832,18 +839,96 @@ def test_notebook_grid_search_widget_and_tensorboard(as_alice: Session, alice: L
     expect(item.locator(".hwl-experiment-best-metric")).to_have_text("0.875")
 
 
-def test_code_writes_through_the_lab_with_its_key_not_a_cookie(alice: Lab) -> None:
-    """A job or a kernel calls the platform back through a standalone lab with
-    ``Authorization: ApiKey``: no XSRF token needed. A cookie-authenticated write still
-    needs one (Jupyter's XSRF check stays for browsers)."""
-    url = f"{alice.url}hopsworks/api/projects/demo/experiments"
-    key = (alice.home.parent / KERNEL_KEY).read_text()
-    r = requests.post(
-        url, json={"name": "keyed", "kind": "launch"}, headers={"Authorization": f"ApiKey {key}"}
+# Run in a real kernel of alice's lab: what the lab gave it to reach its platform, a login
+# with the project-user key naming the lab's URL (as a notebook does), and the same key on a
+# connection that does not use the socket.
+KERNEL_CODE = """
+import json, os
+import hopsworks_lab
+from hopsworks_lab.client import Connection, RestAPIError
+
+with open({key_path!r}) as f:
+    key = f.read().strip()
+project = hopsworks_lab.login(host={host!r}, project="demo", api_key_value=key)
+try:
+    Connection({host!r}, key).request("GET", "api/projects/demo")
+    tcp = "opened"
+except RestAPIError as e:
+    tcp = f"{{e.status}} {{e.code}}"
+print(json.dumps({{
+    "env": {{k: os.environ.get(k) for k in {names!r}}},
+    "project": project.name,
+    "socket": project.connection.socket,
+    "tcp": tcp,
+}}))
+"""
+
+
+def _run_in_a_kernel(lab: Lab, code: str) -> str:
+    """``code``'s stdout, run in a new kernel of ``lab`` (started by the lab, so with its
+    environment), through the kernel's connection file in the lab's runtime folder."""
+    from jupyter_client import BlockingKernelClient
+
+    auth = {"Authorization": f"token {lab.token}"}
+    r = requests.post(f"{lab.url}api/kernels", json={"name": "python3"}, headers=auth, timeout=60)
+    assert r.status_code == 201, r.text
+    kernel = r.json()["id"]
+    client = BlockingKernelClient()
+    try:
+        assert lab.runtime is not None
+        client.load_connection_file(str(lab.runtime / f"kernel-{kernel}.json"))
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        out: list[str] = []
+
+        def hook(msg: dict[str, Any]) -> None:
+            content = msg["content"]
+            if msg["msg_type"] == "stream":
+                out.append(content["text"])
+            elif msg["msg_type"] == "error":
+                out.append("\n".join(content["traceback"]))
+
+        reply = client.execute_interactive(code, timeout=120, output_hook=hook)
+        assert reply["content"]["status"] == "ok", "".join(out)
+        return "".join(out)
+    finally:
+        client.stop_channels()
+        requests.delete(f"{lab.url}api/kernels/{kernel}", headers=auth, timeout=60)
+
+
+def test_a_kernel_of_the_lab_reaches_its_platform_over_its_socket(alice: Lab) -> None:
+    """A standalone lab's kernels get its platform's URL and socket (as a hub server's do);
+    a notebook's login with the project-user key and the lab's URL goes through the socket
+    (the key works only there); the same key on a plain TCP connection is 401."""
+    code = KERNEL_CODE.format(
+        key_path=str(alice.home.parent / KERNEL_KEY),
+        host=alice.platform_url,
+        names=[ENV_PLATFORM_URL, ENV_PLATFORM_SOCKET],
     )
+    seen = json.loads(_run_in_a_kernel(alice, code).strip().splitlines()[-1])
+    assert seen["env"] == alice.kernel_env(), seen
+    assert seen["project"] == "demo" and seen["socket"] == str(alice.socket), seen
+    assert seen["tcp"] == "401 key_outside_runtime", seen
+
+
+def test_code_writes_through_the_lab_with_its_key_not_a_cookie(alice: Lab) -> None:
+    """A kernel or a job calls the platform back through a standalone lab with
+    ``Authorization: ApiKey``, its project-user key over the lab's platform socket (where
+    alone that key works; over TCP it is 401, with or without the Jupyter cookie). A keyed
+    request over TCP (a personal key) needs no XSRF token; a cookie-authenticated write
+    still needs one (Jupyter's XSRF check stays for browsers)."""
+    url = f"{alice.platform_url}api/projects/demo/experiments"
+    key = (alice.home.parent / KERNEL_KEY).read_text()
+    headers = {"Authorization": f"ApiKey {key}"}
+    kernel = alice.kernel_http()
+    r = kernel.post(url, json={"name": "keyed", "kind": "launch"}, headers=headers)
     assert r.status_code == 201, r.text
     experiment = r.json()
     assert experiment["user"] == "alice" and experiment["state"] == "RUNNING"
+
+    # The same key copied out of the kernel, over TCP: nothing.
+    r = requests.post(url, json={"name": "copied", "kind": "launch"}, headers=headers)
+    assert r.status_code == 401 and r.json()["error"] == "key_outside_runtime", r.text
 
     with requests.Session() as browser:
         assert browser.get(f"{alice.url}lab", params={"token": alice.token}).status_code == 200
@@ -856,10 +941,28 @@ def test_code_writes_through_the_lab_with_its_key_not_a_cookie(alice: Lab) -> No
             headers={"Authorization": "ApiKey not.a-key"},
         )
         assert r.status_code == 401, r.text
+        # nor is the kernel's key taken over TCP beside the cookie (nor for the Jupyter user)
+        r = browser.post(url, json={"name": "copied", "kind": "launch"}, headers=headers)
+        assert r.status_code == 401 and r.json()["error"] == "key_outside_runtime", r.text
     names = [e["name"] for e in alice.call("GET", "projects/demo/experiments").json()["items"]]
-    assert "forged" not in names
+    assert "forged" not in names and "copied" not in names
 
-    headers = {"Authorization": f"ApiKey {key}"}
+    # A personal key works over TCP, without an XSRF token.
+    r = alice.call(
+        "POST",
+        "users/me/apikeys",
+        json={"name": "keyed-write", "scopes": ["project", "job"], "project": "demo"},
+    )
+    assert r.status_code == 201, r.text
+    personal = {"Authorization": f"ApiKey {r.json()['key']}"}
+    r = requests.post(url, json={"name": "personal", "kind": "launch"}, headers=personal)
+    assert r.status_code == 201 and r.json()["user"] == "alice", r.text
+    mine = f"{url}/{r.json()['id']}"
+    assert requests.patch(mine, json={"state": "KILLED"}, headers=personal).status_code == 200
+    assert requests.delete(mine, headers=personal).status_code == 204
+
     path = f"{url}/{experiment['id']}"
-    assert requests.patch(path, json={"state": "KILLED"}, headers=headers).status_code == 200
-    assert requests.delete(path, headers=headers).status_code == 204
+    assert requests.patch(path, json={"state": "KILLED"}, headers=headers).status_code == 401
+    assert kernel.patch(path, json={"state": "KILLED"}, headers=headers).status_code == 200
+    assert requests.delete(path, headers=headers).status_code == 401
+    assert kernel.delete(path, headers=headers).status_code == 204

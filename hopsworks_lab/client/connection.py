@@ -103,10 +103,11 @@ def login(
     """Connect and return the project. Inside a hub-spawned lab server, a kernel or a job,
     everything comes from the environment (the server's or job's own project-user key, which
     works only over the platform's Unix socket, from there); elsewhere pass ``host`` (the
-    platform's base URL), ``api_key_value`` (a personal key) and ``project``."""
+    platform's base URL), ``api_key_value`` (a personal key) and ``project``. A ``host`` on
+    the runtime's own platform (``HOPSWORKS_LAB_PLATFORM_URL``'s scheme, host and port, e.g.
+    a standalone lab's ``<lab URL>hopsworks/`` from its kernel) still goes through the socket."""
     env = os.environ if environ is None else environ
-    # the runtime's socket carries requests for the runtime's platform URL only
-    socket = None if host else env.get(ENV_PLATFORM_SOCKET) or None
+    socket = runtime_socket(host, env)
     host = host or env.get(ENV_PLATFORM_URL) or ("http://localhost/" if socket else None)
     api_key = api_key_value or env.get(ENV_API_KEY)
     project = project or env.get(ENV_PROJECT)
@@ -130,6 +131,22 @@ def login(
     global _current
     _current = Connection(host, api_key, verify=verify, socket=socket).project(project)
     return _current
+
+
+def runtime_socket(host: str | None, environ: Mapping[str, str]) -> str | None:
+    """The runtime's platform socket (``HOPSWORKS_LAB_PLATFORM_SOCKET``) for requests to
+    ``host``: the runtime's own platform (no ``host``, or one on the scheme, host and port of
+    ``HOPSWORKS_LAB_PLATFORM_URL``, as code that names its lab's URL does); None for any other
+    platform (the socket reaches this one only)."""
+    socket = environ.get(ENV_PLATFORM_SOCKET) or None
+    if socket is None or not host:
+        return socket
+    url = environ.get(ENV_PLATFORM_URL)
+    if not url:
+        return None
+    from .unixhttp import base_of
+
+    return socket if base_of(host).lower() == base_of(url).lower() else None
 
 
 def use_platform_socket(

@@ -4,6 +4,7 @@ platform's local administrator."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from jupyter_server.base.handlers import JupyterHandler
@@ -15,6 +16,7 @@ from tornado.ioloop import IOLoop
 
 from ..api import make_app, url_patterns
 from ..api.local import LocalSocket
+from ..environ import ENV_PLATFORM_SOCKET, ENV_PLATFORM_URL
 from ..platform import Platform, PlatformConfig
 from ..platform.actor import Actor
 from ..platform.app import FIRST_ADMIN
@@ -85,18 +87,25 @@ def mount(serverapp: Any, base: str) -> None:
     def start() -> None:
         # Jobs started from this lab call the platform back through it (with their own
         # key); the port is final once the loop runs.
-        platform.jobs.platform_url = url_path_join(serverapp.connection_url, base)
+        url = platform.jobs.platform_url = url_path_join(serverapp.connection_url, base)
         # ... over the platform's Unix socket, where their keys work: the platform routes
         # alone there (no Jupyter user), under the same paths
         local = HTTPServer(make_app(platform, prefix=base), xheaders=False)
         try:
-            web_app.settings["hopsworks_socket"] = LocalSocket(local, platform)
+            sock = web_app.settings["hopsworks_socket"] = LocalSocket(local, platform)
         except OSError as e:
             serverapp.log.error(
-                "hopsworks-lab: cannot listen on %s (jobs cannot reach the platform): %s",
+                "hopsworks-lab: cannot listen on %s (jobs and kernels cannot use project-user "
+                "keys): %s",
                 config.socket_path,
                 e,
             )
+        else:
+            # So do this lab's kernels, as a hub server's do: Jupyter starts them with the
+            # server's environment, and login() sends requests for this URL (the one a
+            # notebook names, <lab>/hopsworks/) through this socket.
+            os.environ[ENV_PLATFORM_URL] = url
+            os.environ[ENV_PLATFORM_SOCKET] = sock.path
         # The same periodic work as `hopsworks-lab serve` (recovery of interrupted
         # environment operations, quota rescans, the job monitor and scheduler), once the
         # server's event loop runs.
