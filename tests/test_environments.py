@@ -224,6 +224,7 @@ def test_a_failed_install_leaves_the_environment_as_it_was(
         done = apply(alice, {"op": "install", "packages": packages})
         assert done["status"] == "FAILED", done
         assert "unchanged" in done["message"] and "uv pip install failed" in done["message"]
+        assert "only wheels" not in done["message"]  # the hint is for packages without wheels
         assert done["generation"] is None
         assert environment(alice) == before  # same generation, same packages
         assert generation_dirs(platform) == dirs  # the half-built one is gone
@@ -282,6 +283,114 @@ def test_install_a_requirements_file_from_a_dataset(
     r = alice.post(OPS.format("demo"), json={"op": "install", "wheel": "Resources/nowheel.whl"})
     assert r.status_code == 422 and r.json()["error"] == "invalid_wheel"
     assert len(operations(alice)) == count
+
+
+def build_sdist(out: Path, name: str, marker: Path) -> Path:
+    """An sdist whose in-tree build backend writes ``marker`` when it runs: building it is
+    running the package's own code."""
+    import io
+    import tarfile
+
+    files = {
+        "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "backend"\n'
+        f'backend-path = ["."]\n[project]\nname = "{name}"\nversion = "1.0"\n',
+        "backend.py": f"open({str(marker)!r}, 'w').write('built as ' + str(__import__('os')"
+        ".getuid()))\n",
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    sdist = out / f"{name}-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{name}-1.0/{rel}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return sdist
+
+
+@pytest.fixture
+def file_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A folder served over HTTP on loopback: (folder, its URL)."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_installs_never_build_sources(
+    team: dict[str, Client],
+    platform: Platform,
+    wheels: Path,
+    tmp_path: Path,
+    file_server: tuple[Path, str],
+) -> None:
+    """Building an sdist or a git checkout runs its setup.py / build backend, as the platform
+    (root): only wheels are installed, and references that would need a build are refused."""
+    alice = team["alice"]
+    served, url = file_server
+    marker = tmp_path / "built-as-root"
+    build_sdist(served, "hwlsd", marker)
+    shutil.copy(wheels / "hwltiny-1.0-py3-none-any.whl", served)
+
+    def requirements(text: str) -> Any:
+        r = alice.put(
+            "api/projects/demo/files/Resources/req.txt",
+            data=text.encode(),
+            params={"overwrite": "1"},
+        )
+        assert r.status_code in (200, 201), r.text
+        return alice.post(
+            OPS.format("demo"), json={"op": "install", "requirements": "Resources/req.txt"}
+        )
+
+    # direct references that need a build, options smuggled after a name, and ${VAR}
+    # (which uv expands in requirements files: a platform secret in a URL): 422, nothing queued
+    for bad in (
+        f"hwlsd @ {url}/hwlsd-1.0.tar.gz",
+        "hwlsd @ git+https://127.0.0.1:9/hwlsd.git",
+        "hwlsd @ git+ssh://git@127.0.0.1/hwlsd.git",
+        "hwlsd @ hg+https://127.0.0.1:9/hwlsd",
+        f"hwlsd @ {url}/hwlsd-1.0.zip",
+        "hwltiny --config-settings=x=y",
+        "hwltiny --index-url=https://evil.example/simple",
+        f"hwltiny @ {url}/${{HOME}}/hwltiny-1.0-py3-none-any.whl",
+    ):
+        r = requirements(bad + "\n")
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["error"] in ("invalid_requirement", "invalid_requirements_file")
+    assert "wheel" in requirements(f"hwlsd @ {url}/hwlsd-1.0.tar.gz\n").json()["message"]
+    assert operations(alice) == []
+
+    # a name whose index has only an sdist: the install fails, saying why; nothing was built
+    platform.environments.index = envs.IndexOptions(
+        no_index=True, find_links=(str(wheels), str(served))
+    )
+    before = environment(alice)
+    done = apply(alice, {"op": "install", "packages": ["hwlsd"]})
+    assert done["status"] == "FAILED", done
+    assert "only wheels are installed" in done["message"], done["message"]
+    assert environment(alice) == before
+    assert not marker.exists()
+
+    # a wheel still installs: by name, and by a direct URL of a .whl in a requirements file
+    r = requirements(f"hwltiny @ {url}/hwltiny-1.0-py3-none-any.whl\n")
+    assert r.status_code == 202, r.text
+    done = wait(alice, r.json())
+    assert done["status"] == "SUCCEEDED", done
+    assert value_in(platform, "demo") == "hwltiny-1.0"
+    assert not marker.exists()
 
 
 # -- who may ---------------------------------------------------------------------------------------
@@ -603,9 +712,24 @@ def test_requirement_rules() -> None:
     for ok in ("numpy", "numpy==1.26.4", "pandas>=2,<3", "a[b,c]~=1.2", "x==1.0.*", "y!=2rc1"):
         check_requirement(ok)
     check_requirement("pkg @ https://example.org/pkg-1.0-py3-none-any.whl")
+    check_requirement("pkg @ https://example.org/w/pkg-1.0-py3-none-any.WHL?x=1#sha256=00")
+    sources = (
+        "x @ https://example.org/x-1.0.tar.gz",
+        "x @ https://example.org/x.whl.tar.gz",
+        "x @ https://example.org/x?f=x-1.0-py3-none-any.whl",
+        "x @ git+https://example.org/x.git",
+        "x @ git+https://example.org/x.git@v1#egg=x-1.0-py3-none-any.whl",
+        "x @ svn+https://example.org/x",
+        "x @ ftp://example.org/x-1.0-py3-none-any.whl",
+    )
     for bad in ("", " numpy", "numpy>>1", "a~=1", "x @ file:///etc/passwd", "x @ /tmp/x.whl"):
         with pytest.raises(Unprocessable):
             check_requirement(bad)
+    for bad in (*sources, "x @ https://example.org/${TOKEN}/x-1.0-py3-none-any.whl", "--pre"):
+        with pytest.raises(Unprocessable):
+            check_requirement(bad)
+    cmd = envs.install_command("uv", Path("py"), envs.IndexOptions(), requirements=["--pre"])
+    assert "--no-build" in cmd and cmd[-2:] == ["--", "--pre"]  # no option after `--`
     check_name("Py.Tiny_x-1")
     for bad in ("x==1", "-x", "x y"):
         with pytest.raises(Unprocessable):

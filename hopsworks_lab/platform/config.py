@@ -3,6 +3,7 @@ the environment and CLI flags, as everywhere in Jupyter."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -78,11 +79,21 @@ class PlatformConfig(Configurable):
     )
 
     lockout_threshold = Integer(
-        5, help="Consecutive failed logins after which an account is locked."
+        5,
+        help="Failed logins in a row of one account from one client address after which "
+        "that address may not log in to that account for lockout_seconds (other addresses "
+        "still may: a guesser cannot lock the account's holder out); 0 turns it off.",
+    ).tag(config=True)
+
+    lockout_account_threshold = Integer(
+        50,
+        help="Failed logins in a row of one account from all addresses together after "
+        "which the account is locked for every address for lockout_seconds (bounds "
+        "guessing spread over many addresses; sessions survive it); 0 turns it off.",
     ).tag(config=True)
 
     lockout_seconds = Integer(
-        900, help="Seconds an account stays locked after too many failed logins."
+        900, help="Seconds a lock of lockout_threshold or lockout_account_threshold lasts."
     ).tag(config=True)
 
     login_rate_limit = Integer(
@@ -96,6 +107,25 @@ class PlatformConfig(Configurable):
     login_rate_window = Integer(
         300, help="Seconds over which login_rate_limit counts a client's failed logins."
     ).tag(config=True)
+
+    trusted_proxies = List(
+        Unicode(),
+        ["127.0.0.1", "::1"],
+        help="Addresses (or networks, 10.0.0.0/8) of the proxies in front of the platform "
+        "(the hub's configurable-http-proxy): a login over TCP from one of them counts "
+        "against the right-most X-Forwarded-For hop that is not one of them (the address "
+        "the proxy was reached from), not against the proxy's. Any process that can "
+        "connect from such an address can choose the address its logins count against.",
+    ).tag(config=True)
+
+    @validate("trusted_proxies")
+    def _check_trusted_proxies(self, proposal: dict) -> list[str]:
+        for entry in proposal["value"]:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as e:
+                raise TraitError(f"trusted_proxies: {entry!r} is not an address: {e}") from e
+        return list(proposal["value"])
 
     certificate_days = Integer(
         365, help="Validity in days of the X.509 certificates issued to project-users."
@@ -208,7 +238,8 @@ class PlatformConfig(Configurable):
     package_index_url = Unicode(
         "",
         help="Package index that environment installs use (uv's --index-url). Empty: uv's "
-        "own default (UV_DEFAULT_INDEX / UV_INDEX_URL, uv.toml, else PyPI).",
+        "own default (UV_DEFAULT_INDEX / UV_INDEX_URL in the platform's environment, else "
+        "PyPI); uv.toml files are not read.",
     ).tag(config=True)
 
     package_find_links = List(

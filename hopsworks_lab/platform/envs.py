@@ -142,12 +142,16 @@ def install_command(
     requirement_file: Path | None = None,
     wheel: Path | None = None,
 ) -> list[str]:
-    cmd = [uv, "pip", "install", "--python", str(python), *index.args()]
+    """``--no-build``: only wheels are installed. Building an sdist, a git checkout or a local
+    project runs its own code (setup.py, the build backend) in this process's account, which is
+    root under OS isolation; a wheel is unpacked, never run. ``--`` ends the options: nothing
+    after it is read as one, whatever a requirement starts with."""
+    cmd = [uv, "pip", "install", "--python", str(python), "--no-build", *index.args()]
     if requirement_file is not None:
         cmd += ["-r", str(requirement_file)]
-    if wheel is not None:
-        cmd.append(str(wheel))
-    return [*cmd, *requirements]
+    positional = [str(wheel)] if wheel is not None else []
+    positional += requirements
+    return [*cmd, "--", *positional] if positional else cmd
 
 
 def uninstall_command(uv: str, python: Path, names: Sequence[str]) -> list[str]:

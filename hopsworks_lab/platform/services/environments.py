@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -57,7 +58,14 @@ LOG_CHUNK_MAX = 1 << 20
 LIST_MAX = 1000
 KINDS = ("install", "uninstall")
 _NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
-_URL_SCHEMES = ("http://", "https://", "git+http://", "git+https://")
+_URL_SCHEMES = ("http", "https")
+# where to put a package that only has sources (in refusals and failures)
+WHEELS_ONLY = (
+    "only wheels are installed: building from sources (an sdist, a git or other VCS checkout) "
+    "runs the package's own code on the platform. Build a wheel (e.g. `uv build --wheel` or "
+    "`pip wheel`), upload it to a dataset such as Resources and install it with "
+    '{"op": "install", "wheel": "Resources/<name>.whl"}'
+)
 
 
 # -- pure validation --------------------------------------------------------------------------
@@ -65,10 +73,16 @@ _URL_SCHEMES = ("http://", "https://", "git+http://", "git+https://")
 
 def check_requirement(text: str) -> Requirement:
     """A requirement string (``name``, ``name==1.2``, ``name[extra]>=1,<2``, markers); direct
-    references only to http(s) and git+http(s) URLs: a ``file:`` URL would let the platform
-    read another project's files into this one."""
-    if not text or len(text) > MAX_REQUIREMENT or text != text.strip():
+    references only to http(s) URLs of wheels: a ``file:`` URL would let the platform read
+    another project's files into this one, and an sdist, git or other VCS reference would be
+    built by running its code (installs are ``--no-build`` too). ``$`` is refused: uv expands
+    ``${VAR}`` in requirements files, which would put the platform's environment in a URL."""
+    if not text or len(text) > MAX_REQUIREMENT or text != text.strip() or text.startswith("-"):
         raise Unprocessable(f"{text[:80]!r} is not a requirement", code="invalid_requirement")
+    if "$" in text:
+        raise Unprocessable(
+            f"{text!r}: '$' is not allowed in a requirement", code="invalid_requirement"
+        )
     try:
         req = Requirement(text)
     except InvalidRequirement as e:
@@ -76,11 +90,14 @@ def check_requirement(text: str) -> Requirement:
             f"{text!r} is not a requirement: {str(e).splitlines()[0]}",
             code="invalid_requirement",
         ) from e
-    if req.url is not None and not req.url.lower().startswith(_URL_SCHEMES):
-        raise Unprocessable(
-            f"{text!r}: only http(s) URLs may be given; install a wheel from a dataset instead",
-            code="invalid_requirement",
-        )
+    if req.url is not None:
+        url = urlsplit(req.url)
+        if url.scheme.lower() not in _URL_SCHEMES or not url.path.lower().endswith(".whl"):
+            raise Unprocessable(
+                f"{text!r}: a direct reference must be an http(s) URL of a wheel (.whl); "
+                + WHEELS_ONLY,
+                code="invalid_requirement",
+            )
     return req
 
 
@@ -271,7 +288,14 @@ class EnvironmentService:
         self.timeout = config.env_operation_timeout
         self.base = base or envs.BaseEnv.running()
         self.runner = envs.Runner(
-            env={"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
+            env={
+                "NO_COLOR": "1",
+                "UV_NO_PROGRESS": "1",
+                "UV_PYTHON_DOWNLOADS": "never",
+                # no uv.toml / pyproject.toml is read (from the working folder up, the user's
+                # or the system's): where packages come from is the platform's configuration
+                "UV_NO_CONFIG": "1",
+            }
         )
         self._uv: str | None = None
         self._lock = threading.Lock()
@@ -614,8 +638,11 @@ class EnvironmentService:
             if rc != 0:
                 with open(paths.log(op.id), "rb") as f:
                     f.seek(start)
-                    why = envs.error_lines(f.read(1 << 16).decode("utf-8", "replace"))
-                raise envs.EnvError(f"uv pip {op.kind} failed: {why or f'exit status {rc}'}")
+                    output = f.read(1 << 16).decode("utf-8", "replace")
+                why = envs.error_lines(output) or f"exit status {rc}"
+                if "building from source is disabled" in output:  # uv's hint: no wheel
+                    why += "; " + WHEELS_ONLY
+                raise envs.EnvError(f"uv pip {op.kind} failed: {why}")
             problems = envs.check(self.runner, self.uv, python, out, deadline, paths.root)
             if self.isolation.enforced:
                 envs.group_readable(new)
