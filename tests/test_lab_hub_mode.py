@@ -239,8 +239,11 @@ def _tail(path: Path, lines: int = 80) -> str:
 
 
 class Lab:
-    def __init__(self, proc: subprocess.Popen, url: str, home: Path, log: Path) -> None:
+    def __init__(
+        self, proc: subprocess.Popen, url: str, home: Path, log: Path, env: dict[str, str]
+    ) -> None:
         self.proc, self.url, self.home, self.log = proc, url.rstrip("/") + "/", home, log
+        self.env = env
         self.seen: list[requests.Response] = []  # every answer, checked for the key
 
     def request(self, method: str, path: str, *, auth: bool = True, **kw: Any) -> requests.Response:
@@ -300,7 +303,7 @@ def _start_lab(tmp: Path, env_extra: dict[str, str], args: tuple[str, ...] = ())
             url = json.loads(info.read_text())["url"]
             r = requests.get(f"{url}api/status", params={"token": TOKEN}, timeout=2)
             if r.status_code == 200:
-                return Lab(proc, url, home, log)
+                return Lab(proc, url, home, log, env)
         except (OSError, ValueError, KeyError, requests.RequestException):
             pass
         time.sleep(0.1)
@@ -760,6 +763,40 @@ def test_a_data_scientists_lab_hands_no_files_out(scientist: Lab) -> None:
     r = lab.request("GET", f"api/contents/{renamed}")
     assert r.status_code == 400 and SECRET not in r.text, r.text
     assert lab.request("DELETE", f"api/contents/{renamed}").status_code == 204
+    # a file moved into a folder named "checkpoints" is still a file's content, not a
+    # checkpoint (Jupyter routes only checkpoint ids [\w-]+ to its checkpoint handler)
+    for folder in ("x", "x/c", "y", "y/t"):
+        r = lab.request("PUT", f"api/contents/{folder}", json={"type": "directory"})
+        assert r.status_code == 201, r.text
+    for folder, name in (("x/c", "x/checkpoints"), ("y/t", "y/trust")):
+        r = lab.request("PATCH", f"api/contents/{folder}", json={"path": name})
+        assert r.status_code == 200, r.text
+    for name in ("x/checkpoints/data.csv", "y/trust/data.csv", "x/checkpoints/trust"):
+        r = lab.request("POST", "api/contents", json={"copy_from": "data.csv"})
+        assert r.status_code == 201, r.text
+        r = lab.request("PATCH", f"api/contents/{r.json()['path']}", json={"path": name})
+        assert r.status_code == 200, r.text
+        for query in ("?type=file&format=base64", "?format=text", ""):
+            r = lab.request("GET", f"api/contents/{name}{query}")
+            assert r.status_code in (403, 405) and SECRET not in r.text, (name, query, r.text)
+    # files a kernel leaves where Jupyter serves static files from the server's own data
+    # folder (lab extensions, kernel-spec resources) are not handed out either
+    data = Path(lab.env["JUPYTER_DATA_DIR"])
+    (data / "labextensions" / "evil" / "static").mkdir(parents=True)
+    (data / "labextensions" / "evil" / "static" / "data.csv").write_text(CSV)
+    (data / "kernels" / "evil").mkdir(parents=True)
+    (data / "kernels" / "evil" / "kernel.json").write_text(
+        json.dumps({"argv": ["python", "-c", "pass"], "display_name": "evil", "language": "x"})
+    )
+    (data / "kernels" / "evil" / "data.csv").write_text(CSV)
+    for path in ("lab/extensions/evil/static/data.csv", "kernelspecs/evil/data.csv"):
+        for method in ("GET", "HEAD"):
+            r = lab.request(method, path)
+            assert r.status_code == 403 and SECRET not in r.text, (path, method, r.text[:200])
+    # the lab's own extensions and kernel logos (installed in the environment) still load
+    r = lab.request("GET", "lab/extensions/hopsworks-lab/package.json")
+    assert r.status_code == 200 and r.json()["name"] == "hopsworks-lab", r.text[:200]
+    assert lab.request("GET", "kernelspecs/python3/logo-64x64.png").status_code == 200
     # a web server a kernel started in the folder is not relayed to the browser either
     port = _free_port()
     server = subprocess.Popen(

@@ -11,7 +11,15 @@ the gate in front of Jupyter's routes refuses, with 403 ``export_refused``:
   notebook (``type=file``, ``format=text|base64``, a guess that is a file): notebooks still
   open (and save: PUT is not gated), folders still list, metadata (``content=0``) still shows;
 - ``proxy/...``: jupyter-server-proxy's relay to any local port (a web server a kernel
-  started in the project's folder would serve its files).
+  started in the project's folder would serve its files);
+- a static file (``lab/extensions/...``, ``kernelspecs/<name>/...``, ``custom/...``...) that
+  lies where the server's account could have put it (its own Jupyter folders, its home, the
+  notebook folder, a folder it may write): a kernel would copy a data file there.
+
+The contents and static-file gates replace Jupyter's own handler classes in the server's
+routing table, so they see exactly the requests Jupyter would serve with them (a URL pattern
+in front of them would have to copy Jupyter's routing, and one that did not let
+``api/contents/x/checkpoints/data.csv`` through as a checkpoint).
 
 The frontend's download commands (the file browser's Download, Copy Download Link, Open in
 New Browser Tab; File > Download; Save and Export Notebook As) are left out of the page for
@@ -28,15 +36,16 @@ a Data Scientist. Standalone servers (``jupyter lab`` on one's own home) have no
 from __future__ import annotations
 
 import json
-import re
+import os
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir, jupyter_runtime_dir
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
-from jupyter_server.base.handlers import path_regex
 from jupyter_server.services.contents.handlers import ContentsHandler
 from tornado import httputil, web
 from tornado.httpclient import HTTPRequest
@@ -61,8 +70,6 @@ DOWNLOAD_PLUGINS = (
     "@jupyterlab/docmanager-extension:download",
     "@jupyterlab/notebook-extension:export",
 )
-# Contents requests that are not a file's content: served as they are.
-_CONTENTS_SUBROUTE = re.compile(r".*/(checkpoints(/[^/]+)?|trust)$")
 # The contents model types that carry no file's bytes as such.
 _SERVED_TYPES = ("directory", "notebook")
 
@@ -110,6 +117,7 @@ class ExportGate(LoggingConfigurable):
         self._fetch_role = fetch_role
         self._confirmed = time.monotonic() if role else None
         self._periodic: PeriodicCallback | None = None
+        self.writable_roots: tuple[str, ...] = ()
 
     @property
     def may_export(self) -> bool:
@@ -195,9 +203,14 @@ class RefusedHandler(LabHandler):
     head = post = put = patch = delete = options = get
 
 
+def _json_error(handler: web.RequestHandler, exc: LabError) -> None:
+    handler.set_header("Content-Type", "application/json; charset=UTF-8")
+    handler.finish(json.dumps({**exc.body, "reason": None}))
+
+
 class GatedContentsHandler(ContentsHandler):
     """Jupyter's contents API, whose GET gives a file's content only when it is read as a
-    directory or a notebook."""
+    directory or a notebook (for a member who may not export)."""
 
     @web.authenticated
     @authorized
@@ -228,10 +241,103 @@ class GatedContentsHandler(ContentsHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, LabError):
-            self.set_header("Content-Type", "application/json; charset=UTF-8")
-            self.finish(json.dumps({**exc.body, "reason": None}))
-            return
+            return _json_error(self, exc)
         super().write_error(status_code, **kwargs)
+
+
+def writable_roots(root_dir: str) -> tuple[str, ...]:
+    """The folders the server's account (hence its kernels) writes whatever the OS says:
+    Jupyter's own data, config and runtime folders, the home, the notebook folder, the
+    temporary folder. Real paths, each ending in a separator."""
+    folders = (
+        jupyter_data_dir(),
+        jupyter_config_dir(),
+        jupyter_runtime_dir(),
+        os.path.expanduser("~"),
+        root_dir,
+        tempfile.gettempdir(),
+    )
+    return tuple(os.path.join(os.path.realpath(f), "") for f in folders if f)
+
+
+def kernel_could_write(path: str, roots: tuple[str, ...]) -> bool:
+    """Whether a kernel of this server could have put ``path`` there: it (or the file it
+    links to) lies under one of ``roots``, or, for an unprivileged server, the file or any
+    folder above it is writable (such a folder's entries can be replaced)."""
+    for candidate in {os.path.abspath(path), os.path.realpath(path)}:
+        if any(os.path.join(candidate, "").startswith(r) for r in roots):
+            return True
+        if os.geteuid() == 0:  # root writes everything: only the folders above count
+            continue
+        current = candidate
+        while True:
+            if os.access(current, os.W_OK, follow_symlinks=False):
+                return True
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+    return False
+
+
+class GatedStaticFiles:
+    """Mixed in front of a static-file handler (a ``tornado.web.StaticFileHandler``): a file
+    a kernel could have put where it serves from is not handed out while the member may not
+    export."""
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        gate: ExportGate = self.settings["hopsworks_export"]  # type: ignore[attr-defined]
+        if (
+            absolute_path
+            and not gate.may_export
+            and kernel_could_write(absolute_path, gate.writable_roots)
+        ):
+            what = f"the file {self.request.path!r}"  # type: ignore[attr-defined]
+            raise refusal(gate.project, what)
+        return super().validate_absolute_path(root, absolute_path)  # type: ignore[misc]
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, LabError):
+            return _json_error(self, exc)  # type: ignore[arg-type]
+        super().write_error(status_code, **kwargs)  # type: ignore[misc]
+
+
+_GATED: dict[type, type] = {}
+
+
+def gated_class(target: type) -> type | None:
+    """The gated stand-in for a handler class Jupyter routes to (None: served as it is)."""
+    if target in _GATED.values():
+        return None
+    if target not in _GATED:
+        if issubclass(target, ContentsHandler):
+            _GATED[target] = (
+                GatedContentsHandler
+                if target is ContentsHandler
+                else type(f"Gated{target.__name__}", (GatedContentsHandler, target), {})
+            )
+        elif issubclass(target, web.StaticFileHandler):
+            _GATED[target] = type(f"Gated{target.__name__}", (GatedStaticFiles, target), {})
+        else:
+            return None
+    return _GATED[target]
+
+
+def gate_handlers(router: Any) -> int:
+    """Replace, in a tornado routing table (nested ones included), every contents and
+    static-file handler class by its gated stand-in; returns how many rules changed."""
+    changed = 0
+    for rule in getattr(router, "rules", ()):
+        target = rule.target
+        if isinstance(target, type) and issubclass(target, web.RequestHandler):
+            gated = gated_class(target)
+            if gated is not None:
+                rule.target = gated
+                changed += 1
+        elif hasattr(target, "rules"):
+            changed += gate_handlers(target)
+    return changed
 
 
 class ExportRouter(Router):
@@ -245,7 +351,6 @@ class ExportRouter(Router):
             (PathMatches(base_url + r"nbconvert/.*"), "a notebook export", "GET"),
             (PathMatches(base_url + r"proxy/.*"), "a relay to a local port", None),
         ]
-        self.contents = PathMatches(base_url + r"api/contents" + path_regex)
 
     def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any) -> Any:
         if self.gate.may_export:
@@ -253,12 +358,6 @@ class ExportRouter(Router):
         for matcher, what, method in self.refused:
             if (method is None or request.method == method) and matcher.match(request) is not None:
                 return self.app.get_handler_delegate(request, RefusedHandler, {"what": what})
-        if request.method == "GET" and not _CONTENTS_SUBROUTE.match(request.path):
-            params = self.contents.match(request)
-            if params is not None:
-                return self.app.get_handler_delegate(
-                    request, GatedContentsHandler, path_kwargs=params["path_kwargs"]
-                )
         return None
 
 
@@ -271,6 +370,7 @@ def install(serverapp: Any, context: LabContext, environ: Mapping[str, str]) -> 
         platform_role(context, web_app.settings["hopsworks_upstream"]),
         parent=serverapp,
     )
+    gate.writable_roots = writable_roots(serverapp.root_dir)
     web_app.settings["hopsworks_export"] = gate
     hook = web_app.settings.get("page_config_hook")
     web_app.settings["page_config_hook"] = (
@@ -280,5 +380,8 @@ def install(serverapp: Any, context: LabContext, environ: Mapping[str, str]) -> 
     )
     router = ExportRouter(web_app, web_app.settings["base_url"], gate)
     web_app.default_router.rules.insert(0, Rule(AnyMatches(), router))
+    # now and once every extension has added its routes (before the first request)
+    gate_handlers(web_app.default_router)
+    IOLoop.current().add_callback(gate_handlers, web_app.default_router)
     gate.start()
     return gate
