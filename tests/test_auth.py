@@ -14,7 +14,7 @@ from conftest import ADMIN_PASSWORD, Client
 from hopsworks_lab.api.handlers import CLIENT_HEADER
 from hopsworks_lab.platform import Platform, validation
 from hopsworks_lab.platform.actor import Actor
-from hopsworks_lab.platform.ratelimit import FailureLimiter
+from hopsworks_lab.platform.ratelimit import FailureLimiter, client_address
 
 
 def add_user(admin: Client, name: str, password: str = "secret-pass-1", **kw: object) -> None:
@@ -170,7 +170,7 @@ def test_failure_limiter_forgets_after_its_window() -> None:
     assert FailureLimiter(0, 60).fail("a") is False  # 0: no limit
 
 
-def test_sessions_end_on_password_change_block_and_lockout(
+def test_sessions_end_on_password_change_and_block_not_on_guessing(
     anon: Client, admin: Client, platform: Platform
 ) -> None:
     add_user(admin, "alice")
@@ -191,12 +191,109 @@ def test_sessions_end_on_password_change_block_and_lockout(
     assert admin.patch("api/users/alice", json={"status": "blocked"}).status_code == 200
     assert admin.patch("api/users/alice", json={"status": "active"}).status_code == 200
     assert second.get("api/users/me").json()["error"] == "session_revoked"
-    # So does a lockout.
+    # Somebody else's guessing does not: it would sign anybody out at will.
     third = anon.login("alice", "new-secret-2")
     for _ in range(platform.config.lockout_threshold):
         anon.post("api/auth/login", json={"username": "alice", "password": "nope-nope"})
-    assert third.get("api/users/me").json()["error"] == "session_revoked"
-    assert admin.get("api/users/me").status_code == 200  # nobody else's
+    assert third.get("api/users/me").status_code == 200
+    assert admin.get("api/users/me").status_code == 200
+
+
+def _login(anon: Client, password: str, address: str) -> int:
+    """A login of alice's through the hub's proxy (loopback, a trusted proxy), which appends
+    the address the browser reached it from to X-Forwarded-For."""
+    headers = {"X-Forwarded-For": f"10.9.9.9, {address}", "X-Real-Ip": "192.0.2.99"}
+    body = {"username": "alice", "password": password}
+    return anon.post("api/auth/login", json=body, headers=headers).status_code
+
+
+def test_a_guesser_locks_an_account_for_itself_only(
+    anon: Client, admin: Client, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failures in a row lock the account for the address they come from; its holder,
+    elsewhere, still signs in and keeps the sessions it has. Failures from many addresses
+    together lock it for everyone (guessing spread over addresses), sessions still kept."""
+    add_user(admin, "alice")
+    session = anon.login("alice", "secret-pass-1")
+    attacker, victim = "203.0.113.9", "198.51.100.7"
+    for _ in range(platform.config.lockout_threshold):
+        assert _login(anon, "nope-nope", attacker) == 401
+    assert _login(anon, "secret-pass-1", attacker) == 401  # locked for the guesser
+    last = audit_tail(platform, 1)[0]
+    assert (last.detail["reason"], last.detail["ip"]) == ("locked", attacker)
+    assert _login(anon, "secret-pass-1", victim) == 200  # not for its holder
+    assert session.get("api/users/me").status_code == 200
+    assert _login(anon, "secret-pass-1", attacker) == 401  # the holder's success lifts nothing
+    # X-Real-Ip and the hops a client wrote itself do not count: only the proxy's hop.
+    assert _login(anon, "secret-pass-1", "192.0.2.55") == 200
+    # Forwarded addresses count only from a trusted proxy.
+    monkeypatch.setattr(platform.config, "trusted_proxies", [])
+    for _ in range(platform.config.lockout_threshold):
+        assert _login(anon, "nope-nope", f"192.0.2.{_}") == 401
+    assert _login(anon, "secret-pass-1", victim) == 401  # all counted against 127.0.0.1
+    monkeypatch.setattr(platform.config, "trusted_proxies", ["127.0.0.1", "::1"])
+    assert _login(anon, "secret-pass-1", victim) == 200
+    # Spread over addresses, failures lock the account for every address.
+    monkeypatch.setattr(platform.config, "lockout_account_threshold", 8)
+    for i in range(8):
+        assert _login(anon, "nope-nope", f"192.0.2.{100 + i}") == 401
+    assert _login(anon, "secret-pass-1", victim) == 401
+    assert session.get("api/users/me").status_code == 200
+    assert admin.patch("api/users/alice", json={"status": "active"}).status_code == 200
+    assert _login(anon, "secret-pass-1", attacker) == 200  # "active" lifted both kinds
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        ("127.0.0.1", "198.51.100.7", "198.51.100.7"),  # via the proxy
+        ("127.0.0.1", "1.2.3.4, 198.51.100.7", "198.51.100.7"),  # the client wrote 1.2.3.4
+        ("127.0.0.1", "198.51.100.7, 10.0.0.2", "198.51.100.7"),  # 10.0.0.2: a trusted hop
+        ("127.0.0.1", None, "127.0.0.1"),  # straight from loopback
+        ("127.0.0.1", "bogus", "127.0.0.1"),
+        ("127.0.0.1", "1.2.3.4, bogus", "127.0.0.1"),
+        ("::ffff:127.0.0.1", "2001:db8::1", "2001:db8::1"),
+        ("198.51.100.9", "1.2.3.4", "198.51.100.9"),  # not a proxy: its header is its own
+        ("0.0.0.0", "1.2.3.4", "0.0.0.0"),
+    ],
+)
+def test_client_address_reads_forwarded_for_from_the_right(
+    peer: str, forwarded: str | None, expected: str
+) -> None:
+    trusted = ["127.0.0.1", "::1", "10.0.0.0/8"]
+    assert client_address(peer, forwarded, trusted) == expected
+
+
+def test_the_hub_forwards_the_address_its_proxy_saw_not_x_real_ip() -> None:
+    """JupyterHub serves with xheaders: tornado's remote_ip is X-Real-Ip, which the
+    browser chooses and configurable-http-proxy passes on untouched."""
+    from types import SimpleNamespace
+
+    from tornado.httputil import HTTPHeaders
+
+    from hopsworks_lab.hub.auth import browser_address
+
+    def request(peer: object, **headers: str) -> object:
+        context = SimpleNamespace(address=peer, remote_ip=headers.get("X-Real-Ip", "?"))
+        return SimpleNamespace(
+            connection=SimpleNamespace(context=context), headers=HTTPHeaders(headers)
+        )
+
+    loopback = ["127.0.0.1", "::1"]
+    proxied = request(
+        ("127.0.0.1", 5000),
+        **{"X-Real-Ip": "192.0.2.1", "X-Forwarded-For": "192.0.2.1, 203.0.113.5"},
+    )
+    assert browser_address(proxied, loopback) == "203.0.113.5"
+    assert (
+        browser_address(request(("127.0.0.1", 5000), **{"X-Real-Ip": "192.0.2.1"}), loopback)
+        == "127.0.0.1"
+    )
+    assert (
+        browser_address(request(("203.0.113.5", 1), **{"X-Forwarded-For": "1.2.3.4"}), loopback)
+        == "203.0.113.5"
+    )
+    assert browser_address(request("/run/hub.sock"), loopback) is None
 
 
 @pytest.mark.parametrize(

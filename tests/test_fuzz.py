@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hopsworks_lab.api import make_app
 from hopsworks_lab.api.base import JSON_BODY_MAX, storable
 from hopsworks_lab.api.spec import load_spec
-from hopsworks_lab.platform import Platform, validation
+from hopsworks_lab.platform import Platform, jsonsafe, validation
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
 from hopsworks_lab.platform.errors import Unprocessable
 from hopsworks_lab.testing import ServerThread
@@ -242,6 +242,14 @@ def _json_operations() -> list[tuple[str, str]]:
 
 
 DEEP = 100_000  # far past the recursion limit
+# Valid for the operations that take free-form JSON (an experiment's space); the 0x22 byte
+# of U+0122 in UTF-16 is what hid the brackets from a scan of the bytes.
+UTF16_DEEP = (
+    '{"description": "\u0122", "space": {"a": '
+    + "[" * 900  # under the parser's recursion limit, far past DEPTH_MAX
+    + "]" * 900
+    + '}, "name": "utf16", "kind": "launch"}'
+)
 
 
 @pytest.mark.parametrize(
@@ -255,6 +263,11 @@ DEEP = 100_000  # far past the recursion limit
         '{"name": NaN}',
         '{"name": 1e999}',
         '{"name": -Infinity}',
+        # json.loads guesses UTF-16/32 from the first bytes; the depth scan read the bytes,
+        # where the 0x22 byte of U+0122 opened a "string" hiding the brackets: depth 1,
+        # parsed, and storable() then recursed past the limit (500).
+        UTF16_DEEP.encode("utf-16-le"),
+        '{"name": "x"}'.encode("utf-32"),
     ],
     ids=[
         "deep-array",
@@ -265,20 +278,33 @@ DEEP = 100_000  # far past the recursion limit
         "nan",
         "overflow",
         "infinity",
+        "utf16-deep-array",
+        "utf32",
     ],
 )
 def test_deep_and_odd_json_bodies_get_4xx_everywhere(
-    target: tuple[str, dict[str, str]], body: str, request: pytest.FixtureRequest
+    target: tuple[str, dict[str, str]], body: str | bytes, request: pytest.FixtureRequest
 ) -> None:
     base, headers = target
     client = Client(base, headers["Authorization"])
     for method, path in _json_operations():
-        r = client.request(
-            method, path, data=body.encode(), headers={"Content-Type": "application/json"}
-        )
+        data = body if isinstance(body, bytes) else body.encode()
+        r = client.request(method, path, data=data, headers={"Content-Type": "application/json"})
         _api_error(r)
         if "brackets" not in request.node.name:  # that one is valid JSON
             assert 400 <= r.status_code < 500, (method, path, r.status_code)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16", "utf-32-be", "utf-32"])
+def test_json_bodies_are_utf8_only(encoding: str) -> None:
+    """RFC 8259 §8.1: JSON exchanged between systems is UTF-8. Other encodings are refused
+    before the depth scan, which reads the text that is parsed (so it sees every bracket)."""
+    with pytest.raises(jsonsafe.JsonError):
+        jsonsafe.loads(UTF16_DEEP.encode(encoding))
+    with pytest.raises(jsonsafe.JsonError):
+        jsonsafe.loads('{"a": 1}'.encode(encoding))
+    assert jsonsafe.loads("\ufeff[1]".encode()) == [1]  # a UTF-8 BOM may be ignored (§8.1)
+    assert jsonsafe.loads('{"a": "é"}'.encode()) == {"a": "é"}
 
 
 def test_notebook_parameters_that_nest_deeply_stay_text() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from .. import __version__
+from ..platform import ratelimit
 from ..platform.models import Role, UserStatus
 from . import render
 from .base import PlatformHandler
@@ -65,14 +66,27 @@ class LoginHandler(PlatformHandler):
         guesses over made-up addresses, or use up a victim's."""
         forwarded = self.request.headers.get(CLIENT_HEADER)
         if forwarded is None or not self.request.headers.get("Authorization"):
-            return self.remote_ip
+            return self.sender_address()
         actor = await self.actor()
         if not (actor.is_admin and actor.has_scope("admin") and not actor.project_user):
-            return self.remote_ip
+            return self.sender_address()
         try:
             return str(ipaddress.ip_address(forwarded.strip()))
         except ValueError:
-            return self.remote_ip  # not an address: counted with the sender's own
+            return self.sender_address()  # not an address: counted with the sender's own
+
+    def sender_address(self) -> str | None:
+        """Over the Unix socket every peer reads "0.0.0.0": the peer's Unix account tells
+        them apart. Over TCP from the hub's proxy (a trusted proxy) the address the proxy
+        was reached from, which it appends to X-Forwarded-For; else the peer's address."""
+        uid = self.peer_uid
+        if uid is not None:
+            return f"uid:{uid}"
+        return ratelimit.client_address(
+            self.remote_ip,
+            self.request.headers.get("X-Forwarded-For"),
+            self.platform.config.trusted_proxies,
+        )
 
 
 class UsersHandler(PlatformHandler):

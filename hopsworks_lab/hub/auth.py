@@ -9,9 +9,10 @@ from typing import Any
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers.login import LoginHandler
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from traitlets import Unicode, default
+from traitlets import List, Unicode, default
 
 from ..api.handlers import CLIENT_HEADER
+from ..platform.ratelimit import client_address
 
 
 class HopsworksLoginHandler(LoginHandler):
@@ -42,6 +43,15 @@ class HopsworksAuthenticator(Authenticator):
         "hub forwards, instead of the hub's own (empty: the hub's address, shared by all).",
     ).tag(config=True)
 
+    trusted_proxies = List(
+        Unicode(),
+        ["127.0.0.1", "::1"],
+        help="Addresses (or networks) of the proxies in front of the hub (its "
+        "configurable-http-proxy): the browser's address forwarded to the platform is the "
+        "right-most X-Forwarded-For hop that is not one of them. X-Real-Ip, which the "
+        "browser can set itself, is never used.",
+    ).tag(config=True)
+
     @default("request_otp")
     def _request_otp_default(self) -> bool:
         return True
@@ -59,7 +69,7 @@ class HopsworksAuthenticator(Authenticator):
         if data.get("otp"):
             body["otp"] = data["otp"]
         headers = {"Content-Type": "application/json"}
-        remote_ip = getattr(getattr(handler, "request", None), "remote_ip", None)
+        remote_ip = browser_address(getattr(handler, "request", None), self.trusted_proxies)
         if self.platform_key and remote_ip:
             headers["Authorization"] = f"ApiKey {self.platform_key}"
             headers[CLIENT_HEADER] = remote_ip
@@ -85,6 +95,19 @@ class HopsworksAuthenticator(Authenticator):
             "admin": user["is_admin"],
             "auth_state": {"token": session["token"], "expires_at": session["expires_at"]},
         }
+
+
+def browser_address(request: Any, trusted: list[str]) -> str | None:
+    """The address the browser reached the hub's proxy from. Not tornado's ``remote_ip``:
+    JupyterHub serves with ``xheaders``, so that is ``X-Real-Ip`` when present, which
+    configurable-http-proxy passes on as the browser wrote it (one guess per made-up
+    address, or a victim's address used up). The proxy appends the browser's address to
+    ``X-Forwarded-For``; the connection's own peer says whether a proxy sent it."""
+    context = getattr(getattr(request, "connection", None), "context", None)
+    address = getattr(context, "address", None)
+    if not (isinstance(address, tuple) and address):
+        return None  # not over IP: no address to count against (the hub's own is used)
+    return client_address(str(address[0]), request.headers.get("X-Forwarded-For"), trusted)
 
 
 def _message(error: HTTPClientError) -> str:

@@ -28,7 +28,7 @@ from ..errors import (
     Unauthorized,
 )
 from ..models import User, UserStatus, utcnow
-from ..ratelimit import FailureLimiter
+from ..ratelimit import FailureLimiter, Lockout
 from .audit import AuditService
 
 ISSUER = "hopsworks-lab"
@@ -58,6 +58,8 @@ class UserService:
         # A throwaway hash so unknown user names cost the same time as known ones.
         self._dummy_hash = self.hasher.hash("not-a-password")
         self.limiter = FailureLimiter(config.login_rate_limit, config.login_rate_window)
+        # Locks per (account, client): a guesser locks the account for itself only.
+        self.lockout = Lockout(config.lockout_threshold, config.lockout_seconds)
 
     # -- lookups ---------------------------------------------------------------------------
     @staticmethod
@@ -141,10 +143,12 @@ class UserService:
                 changes["status"] = status.value
                 if status is UserStatus.blocked:
                     user.token_version += 1  # a block ends the account's sessions at once
-            if status is UserStatus.active and user.locked_until is not None:
-                # "active" also lifts a login lockout
+            if status is UserStatus.active:
+                # "active" also lifts login locks (the account's and every address's)
+                locked = self.lockout.clear_account(user.id) or user.locked_until is not None
                 user.failed_logins, user.locked_until = 0, None
-                changes["unlocked"] = True
+                if locked:
+                    changes["unlocked"] = True
             if is_admin is not None and is_admin != user.is_admin:
                 if user.id == actor.user_id and not is_admin:
                     raise Conflict("you cannot revoke your own admin flag", code="self_demote")
@@ -168,7 +172,13 @@ class UserService:
         and a locked account get the same 401, after the same single Argon2 verification
         (against a throwaway hash for an unknown name). Only the right password tells a
         blocked account (403) or a missing second factor. ``remote_ip``'s failures, whatever
-        the names, are limited too (429 with ``retry_after``)."""
+        the names, are limited too (429 with ``retry_after``).
+
+        Locks come in two sizes, and neither ends the account's sessions (a guesser
+        could otherwise sign anybody out): ``lockout_threshold`` failures in a row from one
+        client lock the account for that client only, so a guesser never locks its holder
+        out; ``lockout_account_threshold`` failures in a row from all clients together
+        lock it for everybody, bounding guessing spread over many addresses."""
         client = remote_ip or "unknown"
         wait = self.limiter.retry_after(client)
         if wait is not None:
@@ -194,7 +204,9 @@ class UserService:
             detail: dict[str, object] = {}
             if user is None:
                 error, reason = wrong, "unknown user"
-            elif user.locked_until is not None and user.locked_until > now:
+            elif (user.locked_until is not None and user.locked_until > now) or (
+                self.lockout.locked(user.id, client)
+            ):
                 # Even for the right password: a lock that a right guess lifted would not
                 # stop guessing. The account's holder reads the hint in the common message.
                 error, reason = wrong, "locked"
@@ -212,17 +224,18 @@ class UserService:
                         reason = "otp"
                 if reason is None:
                     user.failed_logins, user.locked_until = 0, None
+                    self.lockout.clear(user.id, client)
                     if self.hasher.check_needs_rehash(user.password_hash):
                         user.password_hash = self.hasher.hash(password)
                     self.audit.append(s, who, "auth.login")
                     return user
+                detail["locked"] = self.lockout.fail(user.id, client)
                 user.failed_logins += 1
-                locked = user.failed_logins >= self.config.lockout_threshold
-                if locked:
+                account_threshold = self.config.lockout_account_threshold
+                if 0 < account_threshold <= user.failed_logins:
                     user.locked_until = now + timedelta(seconds=self.config.lockout_seconds)
                     user.failed_logins = 0
-                    user.token_version += 1  # a lockout ends the account's sessions
-                detail["locked"] = locked
+                    detail["account_locked"] = True
                 if reason == "otp missing":
                     error = Unauthorized("a one-time code is required", code="otp_required")
                 elif reason == "otp":
