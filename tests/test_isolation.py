@@ -677,3 +677,26 @@ def test_scoped_transition_is_undone_by_its_reverse() -> None:
     for path, text in model(b)["dirs"].items():
         assert back["dirs"][path] == text
     assert set(a.users) < set(b.users)
+
+
+def test_posix_isolation_needs_the_kernel_hard_link_protection(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without fs.protected_hardlinks a project-user links /etc/shadow or the platform's
+    configuration into a dataset: 'posix' refuses to start, 'auto' falls back loudly."""
+    monkeypatch.setattr(isolation.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(isolation, "missing_tools", lambda: [])
+    values = {"protected_hardlinks": "0", "protected_symlinks": "1"}
+    monkeypatch.setattr(isolation, "_sysctl", values.get)
+    assert any("protected_hardlinks" in p for p in isolation.posix_problems(True))
+    with pytest.raises(IsolationError, match=r"sysctl fs\.protected_hardlinks=1"):
+        choose_isolation(True, mode="posix")
+    with caplog.at_level(logging.WARNING):
+        assert isinstance(choose_isolation(True), NoIsolation)
+    assert "protected_hardlinks" in caplog.text
+    values["protected_hardlinks"] = "1"
+    assert isinstance(choose_isolation(True, mode="posix"), PosixIsolation)
+    values["protected_symlinks"] = "0"  # the platform follows no link: warned, not refused
+    with caplog.at_level(logging.WARNING):
+        assert isinstance(choose_isolation(True, mode="posix"), PosixIsolation)
+    assert "fs.protected_symlinks is not 1" in caplog.text

@@ -216,3 +216,32 @@ def test_the_home_goes_when_the_server_stops(
     assert os.listdir(root) == []  # nothing left aside either
     assert (kept / "file").read_text() == "kept"  # the link was removed, not followed
     assert [m for m, _ in calls] == ["DELETE", "DELETE"]  # released and revoked
+
+
+DEEP = 1200  # deeper than Python's recursion limit: a recursive remove raises RecursionError
+
+
+def test_a_home_holding_a_very_deep_tree_is_removed(lab: dict[str, Any]) -> None:
+    """The project-user nests folders 1200 deep in its home: the home still goes when the
+    server stops, with its key (nothing is left aside as ``.gone-…``)."""
+    root, victim = lab["root"], lab["victim"]
+    s = spawner(root, lab["victim_user"], lab["project"], victim)
+    home = Path(s.user_env({})["HOME"])
+    deep = (
+        "import os\n"
+        f"fd = os.open({str(home)!r}, os.O_RDONLY)\n"
+        f"for _ in range({DEEP}):\n"
+        "    os.mkdir('d', dir_fd=fd)\n"
+        "    child = os.open('d', os.O_RDONLY, dir_fd=fd)\n"
+        "    os.close(fd)\n"
+        "    fd = child\n"
+        "os.symlink('/etc', 'etc', dir_fd=fd)\n"
+    )
+    r = subprocess.run(
+        ["runuser", "-u", victim, "--", "python3", "-c", deep], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    homes.remove_home(str(root), home.name)
+    assert not os.path.lexists(home)
+    assert os.listdir(root) == []
+    assert os.path.isdir("/etc")

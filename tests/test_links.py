@@ -421,3 +421,100 @@ def test_a_project_user_planted_link_does_not_leak_through_a_copy(posix: dict) -
     assert {i["name"]: i["size"] for i in r.json()["items"]} == {"jwt.key": 0, "secrets": 0}
     assert alice.delete(f"{base}/loot").status_code == 204
     assert jwt.read_bytes() == key
+
+
+# -- trees deeper than Python's recursion, and hard links -------------------------------------
+DEEP = 1200  # deeper than the recursion limit: a recursive walk raises RecursionError
+
+
+def nest(top: Path, depth: int = DEEP) -> None:
+    """``top/d/d/…/d`` (``depth`` folders), a 3-byte file at each level, as project code
+    makes it (relative ``mkdirat``: the whole path is longer than any one call takes)."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            f = os.open("f", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+            os.write(f, b"abc")
+            os.close(f)
+            child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        os.symlink("/etc", "etc", dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_walk_copy_and_remove_take_any_depth(tmp_path: Path) -> None:
+    (tmp_path / "ds").mkdir()
+    nest(tmp_path / "ds")
+    r, fds = str(tmp_path), open_fds()
+    found = list(safe.walk(r, ["ds"]))
+    assert len(found) == 2 * DEEP + 1 and found[-1][1].kind == "link"
+    assert sum(it.size for _, it in found) == 3 * DEEP
+    with pytest.raises(safe.TooDeep):
+        safe.copy(r, ["ds"], ["copy"])
+    assert open_fds() <= fds  # one folder open at a time, none left open
+    safe.remove(r, ["copy"])
+    safe.copy(r, ["ds", *["d"] * (DEEP - 100)], ["shallow"])  # 100 levels: copied
+    assert len(list(safe.walk(r, ["shallow"]))) == 2 * 100 + 1
+    safe.remove(r, ["ds"])
+    safe.rmtree(str(tmp_path / "shallow"))
+    assert os.listdir(tmp_path) == [] and open_fds() <= fds
+    assert os.path.isdir("/etc")
+
+
+def test_a_very_deep_tree_is_counted_deleted_and_not_copied(team: dict, platform: Platform) -> None:
+    alice, carol = team["alice"], team["carol"]
+    (team["folder"] / "deep").mkdir()
+    nest(team["folder"] / "deep")
+    (team["theirs"] / "unseen.bin").write_bytes(b"x" * 1000)  # not through the API
+    assert platform.quotas.rescan() >= 2  # every project, the deep one included
+    q = alice.get("api/projects/demo/quotas").json()
+    assert q["bytes_used"] == len(b"plain") + 3 * DEEP, q
+    assert carol.get("api/projects/other/quotas").json()["bytes_used"] == len(SECRET) + 1000
+    r = alice.post(
+        "api/projects/demo/files/Resources/folder", json={"op": "copy", "to": "Resources/c"}
+    )
+    assert r.status_code == 422 and r.json()["error"] == "too_deep", r.text
+    assert not (team["folder"].parent / "c").exists()
+    r = alice.delete("api/projects/demo/files/Resources/folder")
+    assert r.status_code == 204, r.text
+    assert not team["folder"].exists()
+    assert platform.quotas.expire_uploads(0) == 0
+    trash = Path(platform.storage.project_dir("demo"))
+    assert not [p for p in trash.rglob("*") if p.name == "d"]  # emptied from the trash too
+    untouched(team, platform)
+
+
+def test_a_hard_link_is_never_opened(team: dict, server: str, platform: Platform) -> None:
+    """A file with other hard links may be any file of the file system (linked where the
+    kernel's fs.protected_hardlinks is off): downloads, appends and copies refuse it."""
+    alice, folder = team["alice"], team["folder"]
+    other = Path(platform.storage.dataset_dir("demo", "Jupyter"))
+    (other / "mine.txt").write_bytes(b"mine")
+    os.link(other / "mine.txt", folder / "linked.txt")
+    r = get(alice, "Resources/folder/linked.txt")
+    assert r.status_code == 422 and r.json()["error"] == "hard_link", r.text
+    r = requests.post(
+        f"{server}/webhdfs/v1/Projects/demo/Resources/folder/linked.txt",
+        params={"delegation": team["key"], "op": "APPEND", "data": "true"},
+        data=b"more",
+        timeout=30,
+    )
+    assert r.status_code == 422 and "hard_link" in r.text, r.text
+    r = alice.post(
+        "api/projects/demo/files/Resources/folder", json={"op": "copy", "to": "Resources/c"}
+    )
+    assert r.status_code == 422 and r.json()["error"] == "hard_link", r.text
+    assert not (folder.parent / "c").exists()
+    assert (other / "mine.txt").read_bytes() == b"mine"
+    r = put(alice, "Resources/folder/linked.txt", b"new", overwrite="true")  # replaces the name
+    assert r.status_code == 200, r.text
+    assert (other / "mine.txt").read_bytes() == b"mine"
+    assert get(alice, "Resources/folder/linked.txt").content == b"new"
+    assert get(alice, "Jupyter/mine.txt").content == b"mine"  # one link again: readable

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import stat
 from collections.abc import Mapping
+
+from ..platform.storage import safe
 
 CERT_DIR = ".hopsworks/certs"  # relative to the home: cert.pem, key.pem, key.password, ca.pem
 ROOT_MODE = 0o711  # project-users pass through to their own home, list nothing
@@ -138,10 +139,10 @@ def _clear(root: str, root_fd: int, name: str) -> None:
         return
     aside = f".gone-{name}-{secrets.token_hex(4)}"
     os.rename(name, aside, src_dir_fd=root_fd, dst_dir_fd=root_fd)
-    # the root is a trusted path (ensure_root): rmtree walks below it by descriptors and
-    # never follows a link (shutil.rmtree.avoids_symlink_attacks on Linux)
+    # the root is a trusted path (ensure_root): safe.rmtree walks below it by descriptors,
+    # never follows a link and takes any depth (shutil.rmtree recurses: RecursionError)
     path = os.path.join(root, aside)
-    shutil.rmtree(path, ignore_errors=True)
+    safe.rmtree(path, ignore_errors=True)
     if os.path.lexists(path):
         raise HomeError(f"could not remove {path}")
 

@@ -24,7 +24,6 @@ import logging
 import os
 import pwd
 import queue
-import shutil
 import signal
 import sys
 import threading
@@ -782,7 +781,7 @@ class LivyService:
         if sess.pgid is not None:  # the Spark driver and Python workers too
             _kill_group(sess.pgid)
         if sess.stopping and sess.dir is not None:
-            shutil.rmtree(sess.dir, ignore_errors=True)
+            safe.rmtree(sess.dir, ignore_errors=True)
 
     def _note(self, sess: _Session, text: str) -> None:
         """Add the platform's own line to the session's log (what sparkmagic shows when a

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .executor import (
     CommandError,
@@ -61,6 +61,7 @@ __all__ = [
     "choose_isolation",
     "dataset_groups",
     "desired",
+    "link_protection_problem",
     "plan",
     "posix_problems",
     "project_group",
@@ -149,9 +150,38 @@ class PosixIsolation(Isolation):
         )
 
 
-def posix_problems(storage_root_is_local: bool, storage_root: str | None = None) -> list[str]:
+def _sysctl(name: str) -> str | None:
+    try:
+        with open(f"/proc/sys/fs/{name}") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def link_protection_problem(read: Callable[[str], str | None] | None = None) -> str | None:
+    """Why the kernel lets a project-user link a file it does not own (``/etc/shadow``, the
+    platform's configuration) into a dataset, where the root platform would open it; None
+    if it does not. (The platform follows no symbolic link in a dataset; an unprotected
+    ``fs.protected_symlinks`` is warned about at start, see :func:`choose_isolation`.)"""
+    if (read or _sysctl)("protected_hardlinks") != "1":
+        return (
+            "the kernel lets users hard-link files they do not own "
+            "(fs.protected_hardlinks is not 1: run sysctl fs.protected_hardlinks=1, and set "
+            "it in /etc/sysctl.d/ on the host; a container takes the host's)"
+        )
+    return None
+
+
+def posix_problems(
+    storage_root_is_local: bool,
+    storage_root: str | None = None,
+    read: Callable[[str], str | None] | None = None,
+) -> list[str]:
     """Why :class:`PosixIsolation` cannot run here (empty: it can)."""
     problems = []
+    links = link_protection_problem(read)
+    if links:
+        problems.append(links)
     if os.geteuid() != 0:
         problems.append("the platform does not run as root")
     if not storage_root_is_local:
@@ -191,6 +221,12 @@ def choose_isolation(
             raise IsolationError(f"POSIX isolation was asked for but is impossible: {reasons}")
         log.warning(API_ONLY_WARNING.format(reasons=reasons))
         return NoIsolation(reasons)
+    if _sysctl("protected_symlinks") != "1":
+        log.warning(
+            "fs.protected_symlinks is not 1: root processes other than this platform may "
+            "follow links project-users plant in shared sticky folders such as /tmp (run "
+            "sysctl fs.protected_symlinks=1)"
+        )
     if storage_root:
         blocked = traversal_problems(storage_root)
         if blocked:

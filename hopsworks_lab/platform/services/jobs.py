@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -65,7 +64,7 @@ from ..models import (
     utcnow,
 )
 from ..private import shared_dir
-from ..storage import clean_path
+from ..storage import clean_path, safe
 from .access import Need, ProjectAccess
 from .audit import AuditService
 from .credentials import PROJECT_USER_SCOPES
@@ -749,7 +748,7 @@ class JobService:
         """Stop a KILLED execution's processes, keep its exit code, remove its home."""
         self.runner.terminate(pid, started, self.config.job_stop_grace_seconds)
         self._record_exit_code(execution_id)
-        shutil.rmtree(self._home(execution_id), ignore_errors=True)
+        safe.rmtree(self._home(execution_id), ignore_errors=True)
 
     def read_log(
         self,
@@ -867,7 +866,7 @@ class JobService:
         account = unix_user(p.project, p.username) if self.isolation.enforced else None
         home = self._home(p.execution_id)
         shared_dir(os.path.dirname(home))  # 0711 whatever the umask
-        shutil.rmtree(home, ignore_errors=True)
+        safe.rmtree(home, ignore_errors=True)
         os.makedirs(home, mode=0o700)
         if account is not None:
             import pwd
@@ -1024,7 +1023,7 @@ class JobService:
                 detail=detail,
             )
             home = self._home(execution_id)
-            after_commit(s, lambda: shutil.rmtree(home, ignore_errors=True))
+            after_commit(s, lambda: safe.rmtree(home, ignore_errors=True))
         self._schedule_changed()  # a schedule waiting for this run may fire now
         return True
 

@@ -139,15 +139,21 @@ class QuotaService:
                 q = q.where(Project.name == project)
             projects = s.execute(q).all()
         for pid, name in projects:
-            with self.audit.db.transaction() as s:
-                datasets = s.execute(select(Dataset.name).where(Dataset.project_id == pid))
-                total = files = 0
-                for (dname,) in datasets:
-                    b, f = self.storage.usage(self.storage.dataset_dir(name, dname))
-                    total, files = total + b, files + f
-                quota = self.row(s, pid, lock=True)
-                quota.bytes_used, quota.files_used, quota.scanned_at = total, files, utcnow()
+            try:
+                self._rescan_one(pid, name)
+            except Exception:  # what one project's files do must not stop the others' scans
+                log.exception("quota rescan of project %r failed", name)
         return len(projects)
+
+    def _rescan_one(self, pid: int, name: str) -> None:
+        with self.audit.db.transaction() as s:
+            datasets = s.execute(select(Dataset.name).where(Dataset.project_id == pid))
+            total = files = 0
+            for (dname,) in datasets:
+                b, f = self.storage.usage(self.storage.dataset_dir(name, dname))
+                total, files = total + b, files + f
+            quota = self.row(s, pid, lock=True)
+            quota.bytes_used, quota.files_used, quota.scanned_at = total, files, utcnow()
 
     def expire_uploads(self, max_age: float, now: float | None = None) -> int:
         """Remove unfinished uploads last written more than ``max_age`` seconds ago, and
@@ -159,11 +165,14 @@ class QuotaService:
             ).all()
         removed: dict[str, int] = {}
         for project, dataset in rows:
-            for path, _size, mtime in list(
-                self.storage.partials(self.storage.dataset_dir(project, dataset))
-            ):
-                if mtime < before and self.storage.remove_if_older(path, before):
-                    removed[project] = removed.get(project, 0) + 1
+            try:
+                for path, _size, mtime in list(
+                    self.storage.partials(self.storage.dataset_dir(project, dataset))
+                ):
+                    if mtime < before and self.storage.remove_if_older(path, before):
+                        removed[project] = removed.get(project, 0) + 1
+            except Exception:  # one dataset's files must not stop the other datasets' expiry
+                log.exception("expiring uploads in %s/%s failed", project, dataset)
         for project in removed:
             self.rescan(project)
         if removed:

@@ -17,19 +17,31 @@ out of it):
 
 Other special files (FIFOs, sockets, devices) are listed with size 0, never opened (a FIFO
 would block), and skipped by copies.
+
+A regular file with more than one hard link is never opened nor copied (:class:`HardLinked`,
+422): on a kernel without ``fs.protected_hardlinks`` a project-user can link a file it does
+not own (the platform's configuration, ``/etc/shadow``) into a dataset, and the platform,
+running as root, would read or append to it.
+
+Trees of any depth: walks, copies and removals keep a stack of names, not of open folders or
+Python frames, so project code nesting folders thousands deep neither exhausts descriptors
+nor raises ``RecursionError``. One folder is open at a time per tree; going back up reopens
+``..`` and checks that it is the folder it came from (device and inode), so a folder moved
+meanwhile ends the operation (:class:`TreeChanged`) instead of continuing elsewhere. Copies
+refuse trees deeper than :data:`MAX_COPY_DEPTH` (:class:`TooDeep`); removal and walks have no
+limit.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
-from ..errors import Unprocessable
+from ..errors import Conflict, Unprocessable
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO must not wait for a writer; it changes nothing for files
@@ -37,8 +49,7 @@ READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 FILE_MODE = 0o666  # less the umask, as any new file (the dataset's default ACL applies)
 DIR_MODE = 0o777
 COPY_CHUNK = 1 << 20
-
-assert shutil.rmtree.avoids_symlink_attacks, "rmtree must not follow links on this system"
+MAX_COPY_DEPTH = 256  # folder levels below the copied folder
 
 
 class LinkRefused(Unprocessable):
@@ -54,6 +65,25 @@ class LinkRefused(Unprocessable):
 class SpecialFile(Unprocessable):
     def __init__(self, name: str) -> None:
         super().__init__(f"{name!r} is not a regular file or folder", code="special_file")
+
+
+class HardLinked(Unprocessable):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"{name!r} has other hard links: the platform does not open a file that may be "
+            "another one outside the dataset",
+            code="hard_link",
+        )
+
+
+class TooDeep(Unprocessable):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"folders nest deeper than {limit} levels", code="too_deep")
+
+
+class TreeChanged(Conflict):
+    def __init__(self) -> None:
+        super().__init__("a folder was moved while the platform walked it", code="tree_changed")
 
 
 @dataclass(frozen=True)
@@ -163,6 +193,8 @@ def open_file(
                 raise IsADirectoryError(errno.EISDIR, "is a folder", name)
             if not stat.S_ISREG(st.st_mode):
                 raise SpecialFile(name)
+            if st.st_nlink > 1:
+                raise HardLinked(name)
             os.set_blocking(fd, True)
         except BaseException:
             os.close(fd)
@@ -208,12 +240,129 @@ def mkdir(root: str, parts: Sequence[str]) -> None:
 
 def remove(root: str, parts: Sequence[str]) -> None:
     """Remove a file, a link (not its target) or a folder tree (links inside it removed as
-    links: ``shutil.rmtree`` with ``dir_fd`` walks by descriptors too)."""
+    links), at any depth."""
     with parent(root, parts) as (fd, name):
-        if stat.S_ISDIR(_lstat_at(fd, name).st_mode):
-            shutil.rmtree(name, dir_fd=fd)
-        else:
-            os.unlink(name, dir_fd=fd)
+        _remove_at(fd, name)
+
+
+def rmtree(path: str, *, ignore_errors: bool = False) -> None:
+    """Remove the trusted path ``path`` (a platform folder, not one inside a dataset) and
+    everything below it, as :func:`remove` does: links below it are removed, never followed,
+    at any depth. A missing ``path`` is no error."""
+    path = os.path.abspath(path)
+    try:
+        fd = open_root(os.path.dirname(path))
+    except FileNotFoundError:
+        return
+    try:
+        _remove_at(fd, os.path.basename(path), ignore_errors=ignore_errors)
+    except FileNotFoundError:
+        pass
+    except (OSError, TreeChanged):
+        if not ignore_errors:
+            raise
+    finally:
+        os.close(fd)
+
+
+class _Cursor:
+    """One open folder at a time at any depth below a start folder (``fd``, borrowed): down
+    opens a child by name without following links; up reopens ``..`` and checks it is the
+    folder it came from, else :class:`TreeChanged`."""
+
+    def __init__(self, fd: int) -> None:
+        self.start = self.fd = fd
+        self.ids: list[tuple[int, int]] = []  # (device, inode) of each folder above
+
+    @property
+    def depth(self) -> int:
+        return len(self.ids)
+
+    def down(self, name: str) -> None:
+        child = open_child_dir(self.fd, name)
+        st = os.fstat(self.fd)
+        self.ids.append((st.st_dev, st.st_ino))
+        self._set(child)
+
+    def up(self) -> None:
+        want = self.ids.pop()
+        if not self.ids:
+            self._set(self.start)
+            return
+        fd = os.open("..", DIR_FLAGS, dir_fd=self.fd)
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != want:
+            os.close(fd)
+            raise TreeChanged()
+        self._set(fd)
+
+    def _set(self, fd: int) -> None:
+        if self.fd != self.start:
+            os.close(self.fd)
+        self.fd = fd
+
+    def close(self) -> None:
+        self._set(self.start)
+        self.ids.clear()
+
+
+def _is_dir(fd: int, name: str) -> bool:
+    try:
+        return stat.S_ISDIR(_lstat_at(fd, name).st_mode)
+    except OSError:
+        return False
+
+
+def _remove_at(fd: int, name: str, *, ignore_errors: bool = False) -> None:
+    """Remove ``name`` in the folder ``fd`` (a folder: with everything below it)."""
+    try:
+        os.unlink(name, dir_fd=fd)  # anything but a folder; a folder is EISDIR on Linux
+        return
+    except IsADirectoryError:
+        pass
+    except PermissionError:  # EPERM: what POSIX allows for a folder
+        if not _is_dir(fd, name):
+            raise
+    cur = _Cursor(fd)
+    first: OSError | None = None
+    try:
+        cur.down(name)
+        names, pending = [name], [os.listdir(cur.fd)]
+        while pending:
+            if not pending[-1]:
+                pending.pop()
+                done = names.pop()
+                cur.up()
+                try:
+                    os.rmdir(done, dir_fd=cur.fd)
+                except FileNotFoundError:
+                    pass
+                except OSError as e:
+                    first = first or e
+                continue
+            child = pending[-1].pop()
+            try:
+                os.unlink(child, dir_fd=cur.fd)
+                continue
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                if not (isinstance(e, IsADirectoryError) or _is_dir(cur.fd, child)):
+                    first = first or e
+                    continue
+            try:
+                cur.down(child)
+            except (FileNotFoundError, NotADirectoryError, LinkRefused, SpecialFile):
+                continue  # swapped meanwhile: its folder's rmdir then says what is left
+            except OSError as e:
+                first = first or e
+                continue
+            names.append(child)
+            pending.append(os.listdir(cur.fd))
+    finally:
+        cur.close()
+    if first is not None and not ignore_errors:
+        raise first
 
 
 def rename(root: str, src: Sequence[str], dst: Sequence[str]) -> None:
@@ -222,32 +371,61 @@ def rename(root: str, src: Sequence[str], dst: Sequence[str]) -> None:
         os.rename(sname, dname, src_dir_fd=sfd, dst_dir_fd=dfd)
 
 
-def copy(root: str, src: Sequence[str], dst: Sequence[str], *, skip_prefix: str = "") -> None:
+def copy(
+    root: str,
+    src: Sequence[str],
+    dst: Sequence[str],
+    *,
+    skip_prefix: str = "",
+    max_depth: int = MAX_COPY_DEPTH,
+) -> None:
     """Copy ``src`` to the new name ``dst``: folders recursively, regular files by content,
-    links as links; special files and entries named ``skip_prefix``… are left out."""
+    links as links; special files and entries named ``skip_prefix``… are left out. Folders
+    nested deeper than ``max_depth`` are refused (:class:`TooDeep`: what was copied stays
+    for the caller to remove)."""
     with parent(root, src) as (sfd, sname), parent(root, dst) as (dfd, dname):
-        _copy_entry(sfd, sname, dfd, dname, skip_prefix)
+        if not _copy_one(sfd, sname, dfd, dname):
+            return
+        a, b = _Cursor(sfd), _Cursor(dfd)
+        try:
+            a.down(sname)
+            b.down(dname)
+            pending = [_names(a.fd, skip_prefix)]
+            while pending:
+                if not pending[-1]:
+                    pending.pop()
+                    a.up()
+                    b.up()
+                    continue
+                name = pending[-1].pop()
+                if not _copy_one(a.fd, name, b.fd, name):
+                    continue
+                if a.depth >= max_depth:
+                    raise TooDeep(max_depth)
+                a.down(name)
+                b.down(name)
+                pending.append(_names(a.fd, skip_prefix))
+        finally:
+            a.close()
+            b.close()
 
 
-def _copy_entry(sfd: int, sname: str, dfd: int, dname: str, skip: str) -> None:
+def _names(fd: int, skip: str) -> list[str]:
+    """The entries to copy, in reverse order (popped from the end: copied in order)."""
+    return sorted((n for n in os.listdir(fd) if not (skip and n.startswith(skip))), reverse=True)
+
+
+def _copy_one(sfd: int, sname: str, dfd: int, dname: str) -> bool:
+    """Copy one entry (a folder: made empty); true if it is a folder to descend into."""
     st = _lstat_at(sfd, sname)
     if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(sname, dir_fd=sfd), dname, dir_fd=dfd)
     elif stat.S_ISDIR(st.st_mode):
         os.mkdir(dname, DIR_MODE, dir_fd=dfd)
-        a = open_child_dir(sfd, sname)
-        try:
-            b = open_child_dir(dfd, dname)
-            try:
-                for name in sorted(os.listdir(a)):
-                    if not (skip and name.startswith(skip)):
-                        _copy_entry(a, name, b, name, skip)
-            finally:
-                os.close(b)
-        finally:
-            os.close(a)
+        return True
     elif stat.S_ISREG(st.st_mode):
         _copy_file(sfd, sname, dfd, dname)
+    return False
 
 
 def _copy_file(sfd: int, sname: str, dfd: int, dname: str) -> None:
@@ -258,8 +436,11 @@ def _copy_file(sfd: int, sname: str, dfd: int, dname: str) -> None:
             raise _refusal(sfd, sname, e) from e
         raise
     try:
-        if not stat.S_ISREG(os.fstat(src).st_mode):
+        st = os.fstat(src)
+        if not stat.S_ISREG(st.st_mode):
             raise SpecialFile(sname)
+        if st.st_nlink > 1:
+            raise HardLinked(sname)
         os.set_blocking(src, True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         out = os.open(dname, flags, FILE_MODE, dir_fd=dfd)
@@ -293,17 +474,28 @@ def walk(root: str, parts: Sequence[str]) -> Iterator[tuple[tuple[str, ...], Ite
 
 
 def _walk_fd(fd: int, at: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Item]]:
-    for it in _items(fd):
-        yield (*at, it.name), it
-        if it.kind == "dir":
-            try:
-                child = open_child_dir(fd, it.name)
-            except (FileNotFoundError, NotADirectoryError, LinkRefused, SpecialFile):
-                continue  # changed meanwhile: not followed
-            try:
-                yield from _walk_fd(child, (*at, it.name))
-            finally:
-                os.close(child)
+    cur = _Cursor(fd)
+    path = list(at)
+    pending = [_items(fd)[::-1]]  # popped from the end: listed in order
+    try:
+        while pending:
+            if not pending[-1]:
+                pending.pop()
+                if pending:
+                    cur.up()
+                    path.pop()
+                continue
+            it = pending[-1].pop()
+            yield (*path, it.name), it
+            if it.kind == "dir":
+                try:
+                    cur.down(it.name)
+                except (FileNotFoundError, NotADirectoryError, LinkRefused, SpecialFile):
+                    continue  # changed meanwhile: not followed
+                path.append(it.name)
+                pending.append(_items(cur.fd)[::-1])
+    finally:
+        cur.close()
 
 
 def unlink_if(root: str, parts: Sequence[str], check: object) -> bool:
