@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from test_auth import add_user
 from hopsworks_lab.api.spec import load_spec
 from hopsworks_lab.platform import Platform, PlatformConfig, envs
 from hopsworks_lab.platform.errors import Unprocessable
+from hopsworks_lab.platform.isolation.names import unix_user
 from hopsworks_lab.platform.models import EnvironmentOperation, OperationStatus, Project
 from hopsworks_lab.platform.services.environments import (
     check_name,
@@ -882,3 +884,93 @@ def test_a_spawned_servers_kernels_run_in_the_project_environment(
         requests.delete(
             hub.url + f"hub/api/users/alice/servers/{project}", headers=auth, timeout=60
         )
+
+
+# -- code a package brings never runs as the platform ----------------------------------------
+
+
+def pth_wheel(out: Path, marker: Path) -> Path:
+    """A wheel ``hwlevil 1.0`` whose ``hwl_evil.pth`` writes the uid of every python that
+    starts in the environment to ``marker`` (a ``.pth`` line starting with ``import`` runs)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {
+        "hwlevil/__init__.py": "VALUE = 'hwlevil-1.0'\n",
+        "hwl_evil.pth": f"import os; open({str(marker)!r}, 'w').write(str(os.getuid()))\n",
+        "hwlevil-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: hwlevil\nVersion: 1.0\n",
+        "hwlevil-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
+    files["hwlevil-1.0.dist-info/RECORD"] = "\n".join([*record, "hwlevil-1.0.dist-info/RECORD,,"])
+    wheel = out / "hwlevil-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return wheel
+
+
+def test_a_packages_pth_never_runs_as_the_platform(
+    posix: dict[str, Any], tmp_path: Path, wheels: Path
+) -> None:
+    """A Data Owner installs a wheel carrying a ``.pth`` file; reading the environment and
+    changing it again (uv inspects the environment's python) never run it as root: uv runs as
+    the requester's project-user, and the generation it built is the platform's again,
+    read-only to that account, before it is live."""
+    platform, alice, bob = posix["platform"], posix["alice"], posix["bob"]
+    project = posix["project"]
+    platform.environments.index = envs.IndexOptions(no_index=True)
+    marker = Path(f"/tmp/hwl-pth-{os.urandom(6).hex()}")
+    evil = pth_wheel(tmp_path, marker)
+    tiny = wheels / "hwltiny-1.0-py3-none-any.whl"
+    try:
+        for wheel in (evil, tiny):
+            r = alice.put(
+                f"api/projects/{project}/files/Resources/{wheel.name}", data=wheel.read_bytes()
+            )
+            assert r.status_code == 201, r.text
+        done = apply(alice, {"op": "install", "wheel": f"Resources/{evil.name}"}, project)
+        assert done["status"] == "SUCCEEDED", done["message"]
+        assert done["added"] == ["hwlevil==1.0"]
+        env = environment(bob, project)  # read by a member
+        assert own(env) == {"hwlevil": "1.0"}
+        done = apply(alice, {"op": "install", "wheel": f"Resources/{tiny.name}"}, project)
+        assert done["status"] == "SUCCEEDED", done
+        assert done["added"] == ["hwltiny==1.0"]
+        assert own(environment(alice, project)) == {"hwlevil": "1.0", "hwltiny": "1.0"}
+        done = apply(alice, {"op": "uninstall", "packages": ["hwltiny"]}, project)
+        assert done["status"] == "SUCCEEDED" and done["removed"] == ["hwltiny==1.0"], done
+        done = apply(alice, {"op": "install", "wheel": f"Resources/{tiny.name}"}, project)
+        assert done["status"] == "SUCCEEDED", done["message"]
+        # whatever ran it, root never did
+        assert not marker.exists() or marker.read_text() != "0", marker.read_text()
+
+        # the live generation is root's, and the account that built it writes nothing there
+        live = Path(platform.environments.python_for(project)).parent.parent.resolve()
+        for dirpath, dirs, files in os.walk(live):
+            for p in [dirpath, *(os.path.join(dirpath, f) for f in [*dirs, *files])]:
+                st = os.lstat(p)
+                link = (st.st_mode & 0o170000) == 0o120000  # its mode means nothing
+                assert st.st_uid == 0 and (link or not st.st_mode & 0o7022), p
+        # and the project's code runs with what was installed (as the project-user)
+        user = unix_user(project, "alice" + project.removeprefix("demo"))
+        python = platform.environments.python_for(project)
+        r = subprocess.run(
+            ["runuser", "-u", user, "--", python, "-c", "import hwlevil, hwltiny; print('ok')"],
+            capture_output=True,
+            text=True,
+            cwd="/",
+        )
+        assert r.stdout == "ok\n", r.stderr
+        assert marker.read_text() == str(pwd.getpwnam(user).pw_uid)
+        r = subprocess.run(
+            ["runuser", "-u", user, "--", "touch", str(live / "bin" / "x")], capture_output=True
+        )
+        assert r.returncode != 0
+    finally:
+        marker.unlink(missing_ok=True)

@@ -18,7 +18,12 @@ Packages in the project layer come first on ``sys.path``, so they override the b
 A change never touches the live generation: ``current`` is copied to a new generation (uv
 venvs made ``--relocatable`` stay valid when copied), the change is applied there, ``uv pip
 check`` runs, and only then does ``current`` point at it. Processes are given paths through
-``current`` (``python_path``), so they always start on the newest generation."""
+``current`` (``python_path``), so they always start on the newest generation.
+
+Under OS isolation uv runs as an unprivileged ``Account`` (it starts the environment's python,
+which runs the ``.pth`` files packages bring): the new generation is handed to it
+(``hand_over``) and taken back (``seal``) before it goes live, with its packages and problems
+recorded in it (``STATE``) so that reading an environment runs nothing of it."""
 
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ import re
 import shutil
 import signal
 import site
+import stat
 import subprocess
 import sys
 import threading
@@ -281,6 +287,86 @@ class EnvPaths:
             os.close(fd)  # releases the lock
 
 
+# -- the account that changes an environment ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Account:
+    """An unprivileged Unix account uv runs as under OS isolation: uv runs the environment's
+    own python to inspect it, and that python runs the ``.pth`` files and ``sitecustomize``
+    of the packages installed there; as root they would run as the platform."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    home: str  # a folder of its own: HOME, TMPDIR and the uv cache
+
+    def env(self) -> dict[str, str]:
+        return {
+            "HOME": self.home,
+            "TMPDIR": self.home,
+            "UV_CACHE_DIR": self.home + "/uv-cache",
+            "UV_LINK_MODE": "copy",  # no hard links between the cache and the environment
+        }
+
+
+def hand_over(top: Path, account: Account) -> None:
+    """Give the account everything under ``top`` (a copy the platform just made). Bottom-up,
+    without following links: whatever is changed, its parents are still the platform's, so
+    the account cannot swap a path under it for a link."""
+    for dirpath, dirs, files in os.walk(top, topdown=False):
+        for name in [*files, *dirs]:
+            os.chown(os.path.join(dirpath, name), account.uid, account.gid, follow_symlinks=False)
+    os.chown(top, account.uid, account.gid, follow_symlinks=False)
+
+
+def seal(top: Path, account: Account) -> None:
+    """Take everything under ``top`` back from the account (root's, readable by everyone who
+    may pass the project's folder, writable by nobody else, no set-id bits). Top-down through
+    descriptors opened without following links: a folder is the platform's before its entries
+    are read, so nothing the account still runs can swap an entry for a link meanwhile. An
+    entry of a third owner, or a hard link of the platform's file, fails the operation."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    stack = [os.open(top, flags | os.O_DIRECTORY)]
+    try:
+        while stack:
+            fd = stack.pop()
+            try:
+                _seal_one(fd, top, account)
+                for name in os.listdir(fd):
+                    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    if stat.S_ISLNK(st.st_mode):
+                        if st.st_uid != 0:
+                            os.chown(name, 0, 0, dir_fd=fd, follow_symlinks=False)
+                        continue
+                    child = os.open(name, flags, dir_fd=fd)
+                    if stat.S_ISDIR(os.fstat(child).st_mode):
+                        stack.append(child)
+                    else:
+                        try:
+                            _seal_one(child, top, account)
+                        finally:
+                            os.close(child)
+            finally:
+                os.close(fd)
+    except BaseException:
+        for fd in stack:
+            os.close(fd)
+        raise
+
+
+def _seal_one(fd: int, top: Path, account: Account) -> None:
+    st = os.fstat(fd)
+    if st.st_uid not in (0, account.uid) or (
+        st.st_uid == 0 and not stat.S_ISDIR(st.st_mode) and st.st_nlink > 1
+    ):
+        raise EnvError(f"{top} holds a file of another account; the environment is unchanged")
+    os.fchown(fd, 0, 0)
+    mode = st.st_mode & 0o777  # no set-id bits
+    search = 0o111 if mode & 0o100 or stat.S_ISDIR(st.st_mode) else 0
+    os.fchmod(fd, (mode | 0o644 | search) & ~0o022)
+
+
 # -- running uv ------------------------------------------------------------------------------
 
 
@@ -302,9 +388,12 @@ class Runner:
         *,
         cwd: Path | None = None,
         capture: str = "",
+        account: Account | None = None,
     ) -> tuple[int, str]:
         """(exit status, captured output). The command line and all its output go to
-        ``log``; ``capture`` returns ``"stdout"`` or ``"all"`` (stdout and stderr) too."""
+        ``log``; ``capture`` returns ``"stdout"`` or ``"all"`` (stdout and stderr) too.
+        ``account``: run as that Unix account (with its own HOME and uv cache) rather than
+        this process's."""
         log.write(("$ " + redact(" ".join(cmd)) + "\n").encode())
         log.flush()
         with self._lock:
@@ -315,9 +404,12 @@ class Runner:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE if capture else log,
                 stderr=subprocess.STDOUT if capture == "all" else log,
-                env={**os.environ, **self.env},
+                env={**os.environ, **self.env, **(account.env() if account else {})},
                 cwd=cwd,
                 start_new_session=True,
+                user=account.uid if account else None,
+                group=account.gid if account else None,
+                extra_groups=list(account.groups) if account else None,
             )
             self._procs.add(proc)
         try:
@@ -399,6 +491,31 @@ def copy_generation(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, symlinks=True)
 
 
+STATE = "hopsworks-lab.json"  # in a generation: its packages and problems, as built
+
+
+def write_state(env: Path, packages: dict[str, str], problems: list[str]) -> None:
+    """What ``uv pip list``/``check`` said of a generation when it was built, so that reading
+    an environment runs nothing of it."""
+    (env / STATE).write_text(json.dumps({"packages": packages, "problems": problems}))
+
+
+def read_state(env: Path) -> tuple[dict[str, str], list[str]]:
+    """A generation's packages and problems; for one built before they were recorded, its
+    packages read from their metadata (no interpreter runs) and no problems."""
+    try:
+        state = json.loads((env / STATE).read_text())
+        return dict(state["packages"]), list(state["problems"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    found: dict[str, str] = {}
+    for dist in importlib.metadata.distributions(path=[str(site_packages(env))]):
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(normalise(name), dist.version)
+    return found, []
+
+
 def switch(paths: EnvPaths, n: int) -> None:
     """Point ``current`` at generation ``n`` atomically (a reader sees the old or the new)."""
     tmp = paths.root / f".{CURRENT}.{os.getpid()}.{threading.get_ident()}"
@@ -426,11 +543,21 @@ def prune(paths: EnvPaths, keep: int = 2) -> list[int]:
 
 
 def list_packages(
-    runner: Runner, uv: str, python: Path, log: IO[bytes], cwd: Path | None = None
+    runner: Runner,
+    uv: str,
+    python: Path,
+    log: IO[bytes],
+    cwd: Path | None = None,
+    account: Account | None = None,
 ) -> dict[str, str]:
     """``{normalised name: version}`` in the environment's own layer."""
     rc, out = runner.run(
-        list_command(uv, python), log, time.monotonic() + 120, cwd=cwd, capture="stdout"
+        list_command(uv, python),
+        log,
+        time.monotonic() + 120,
+        cwd=cwd,
+        capture="stdout",
+        account=account,
     )
     if rc != 0:
         raise EnvError(f"uv pip list failed (exit status {rc})")
@@ -445,9 +572,12 @@ def check(
     log: IO[bytes],
     deadline: float,
     cwd: Path | None = None,
+    account: Account | None = None,
 ) -> list[str]:
     """``uv pip check``'s problems (exit status 1 with problems is not a failure)."""
-    rc, out = runner.run(check_command(uv, python), log, deadline, cwd=cwd, capture="all")
+    rc, out = runner.run(
+        check_command(uv, python), log, deadline, cwd=cwd, capture="all", account=account
+    )
     problems = parse_check(out)
     if rc not in (0, 1) or (rc == 1 and not problems):
         raise EnvError(f"uv pip check failed (exit status {rc})")

@@ -22,8 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pwd
 import re
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -43,6 +45,7 @@ from ..config import PlatformConfig
 from ..db import on_rollback
 from ..errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
 from ..isolation import Isolation, project_group
+from ..isolation.names import unix_user
 from ..models import EnvironmentOperation, OperationStatus, Project, utcnow
 from ..private import shared_dir
 from .access import Need, ProjectAccess
@@ -267,6 +270,7 @@ class _Claimed:
     project: str
     kind: str
     spec: dict[str, Any]
+    requested_by: str
 
 
 class EnvironmentService:
@@ -348,10 +352,8 @@ class EnvironmentService:
                 )
             ).scalar_one()
         paths = self._ensure(project)
-        own = envs.list_packages(self.runner, self.uv, paths.python, self._sink, paths.root)
-        problems = envs.check(
-            self.runner, self.uv, paths.python, self._sink, time.monotonic() + 120, paths.root
-        )
+        # recorded when the generation was built: reading runs nothing of the environment
+        own, problems = envs.read_state(paths.current)
         base = self.base.packages()
         packages = [PackageView(n, v, "project", base.get(n)) for n, v in own.items()]
         packages += [PackageView(n, v, "base", None) for n, v in base.items() if n not in own]
@@ -542,7 +544,7 @@ class EnvironmentService:
             if done.rowcount != 1:  # another process claimed it
                 return None
             name = s.get(Project, project_id).name  # type: ignore[union-attr]
-            return _Claimed(row.id, name, row.kind, dict(row.spec))
+            return _Claimed(row.id, name, row.kind, dict(row.spec), row.requested_by)
 
     def _run(self, op: _Claimed) -> None:
         paths = self.paths(op.project)
@@ -598,8 +600,7 @@ class EnvironmentService:
         self._ensure_locked(paths, op.project, out, deadline)
         live = paths.current_generation()
         assert live is not None
-        sink = self._sink
-        before = envs.list_packages(self.runner, self.uv, paths.python, sink, paths.root)
+        before, _ = envs.read_state(paths.generation(live))
         names = [envs.normalise(n) for n in op.spec.get("packages", [])]
         if op.kind == "uninstall":
             base = self.base.packages()
@@ -615,14 +616,18 @@ class EnvironmentService:
         n = max(paths.generations()) + 1
         new = paths.generation(n)
         python = new / "bin" / "python"
+        account = self._builder(op)
+        cwd = Path(account.home) if account else paths.root
         try:
             out.write(f"# generation {n}: a copy of generation {live}\n".encode())
             out.flush()
             envs.copy_generation(paths.generation(live), new)
+            if account:
+                envs.hand_over(new, account)
             if op.kind == "uninstall":
                 cmd = envs.uninstall_command(self.uv, python, op.spec["packages"])
             else:
-                staged = paths.staging(op.id)
+                staged = self._stage_for(paths.staging(op.id), account)
                 reqs = staged / "requirements.txt"
                 wheel = staged / op.spec["wheel"].rsplit("/", 1)[-1] if "wheel" in op.spec else None
                 cmd = envs.install_command(
@@ -634,7 +639,7 @@ class EnvironmentService:
                     wheel=wheel,
                 )
             start = out.tell()
-            rc, _ = self.runner.run(cmd, out, deadline, cwd=paths.root)
+            rc, _ = self.runner.run(cmd, out, deadline, cwd=cwd, account=account)
             if rc != 0:
                 with open(paths.log(op.id), "rb") as f:
                     f.seek(start)
@@ -643,16 +648,24 @@ class EnvironmentService:
                 if "building from source is disabled" in output:  # uv's hint: no wheel
                     why += "; " + WHEELS_ONLY
                 raise envs.EnvError(f"uv pip {op.kind} failed: {why}")
-            problems = envs.check(self.runner, self.uv, python, out, deadline, paths.root)
+            problems = envs.check(self.runner, self.uv, python, out, deadline, cwd, account=account)
+            after = envs.list_packages(
+                self.runner, self.uv, python, self._sink, cwd, account=account
+            )
+            if account:
+                envs.seal(new, account)
+            envs.write_state(new, after, problems)
             if self.isolation.enforced:
                 envs.group_readable(new)
             envs.switch(paths, n)
         except BaseException:
             shutil.rmtree(new, ignore_errors=True)
             raise
+        finally:
+            if account:
+                shutil.rmtree(account.home, ignore_errors=True)
         out.write(f"# generation {n} is live\n".encode())
         envs.prune(paths)
-        after = envs.list_packages(self.runner, self.uv, paths.python, sink, paths.root)
         return {
             "generation": n,
             "problems": problems,
@@ -664,6 +677,40 @@ class EnvironmentService:
                 if k in before and before[k] != v
             ),
         }
+
+    def _builder(self, op: _Claimed) -> envs.Account | None:
+        """Under OS isolation, uv runs as the requester's project-user (with a fresh folder of
+        its own): code a package brings into the environment (``.pth`` files run by the
+        environment's python, which uv starts) then runs with no more rights than in a
+        kernel of the project. Without isolation the platform is no privileged account."""
+        if not self.isolation.enforced:
+            return None
+        name = unix_user(op.project, op.requested_by)
+        try:
+            pw = pwd.getpwnam(name)
+        except KeyError:
+            raise envs.EnvError(
+                f"{op.requested_by}'s account in the project ({name}) does not exist"
+            ) from None
+        home = tempfile.mkdtemp(prefix="hwl-env-")
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        groups = tuple(os.getgrouplist(name, pw.pw_gid))
+        return envs.Account(pw.pw_uid, pw.pw_gid, groups, home)
+
+    @staticmethod
+    def _stage_for(staged: Path, account: envs.Account | None) -> Path:
+        """The operation's files where ``account`` reads them: copies in its folder (the
+        platform's ``ops`` folder is closed to it); created anew, never through a link."""
+        if account is None or not staged.is_dir():
+            return staged
+        into = Path(account.home) / "staged"
+        os.mkdir(into, 0o700)
+        os.chmod(into, 0o755)  # whatever the umask
+        for entry in os.listdir(staged):
+            with open(staged / entry, "rb") as src, open(into / entry, "xb") as dst:
+                shutil.copyfileobj(src, dst)
+            os.chmod(into / entry, 0o644)
+        return into
 
     # -- the environment on disk --------------------------------------------------------------
     def _identity(self, project: str) -> dict[str, Any]:
@@ -743,6 +790,13 @@ class EnvironmentService:
             out.write(f"# creating the environment (generation {n})\n".encode())
             try:
                 envs.create_generation(self.runner, self.uv, self.base, new, out, deadline)
+                # only the base's packages are there yet: its python may run as the platform
+                python = new / "bin" / "python"
+                envs.write_state(
+                    new,
+                    envs.list_packages(self.runner, self.uv, python, self._sink, paths.root),
+                    envs.check(self.runner, self.uv, python, out, deadline, paths.root),
+                )
                 if self.isolation.enforced:
                     envs.group_readable(new)
                 envs.switch(paths, n)
