@@ -166,6 +166,23 @@ def private_umask() -> Iterator[None]:
     os.umask(umask)
 
 
+def posix_platform(base: Path, db_url: str) -> Platform:
+    """A platform with OS isolation whose home and storage are in ``base`` (fast hashes);
+    project-users pass through ``base`` and the storage root to their folders."""
+    base.chmod(0o711)
+    config = PlatformConfig(
+        home=str(base / "home"),
+        db_url=db_url,
+        storage_url=f"file://{base / 'storage'}",
+        isolation="posix",
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+    )
+    platform, _ = Platform.init(config)
+    (base / "storage").chmod(0o711)
+    return platform
+
+
 @pytest.fixture
 def posix(
     monkeypatch: pytest.MonkeyPatch, db_url: str, private_umask: None
@@ -179,16 +196,7 @@ def posix(
     base = Path(tempfile.mkdtemp(prefix="hwl-posix-"))
     base.chmod(0o711)
     monkeypatch.setenv(ENV_ADMIN_PASSWORD, ADMIN_PASSWORD)
-    config = PlatformConfig(
-        home=str(base / "home"),
-        db_url=db_url,
-        storage_url=f"file://{base / 'storage'}",
-        isolation="posix",
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-    )
-    platform, _ = Platform.init(config)
-    (base / "storage").chmod(0o711)
+    platform = posix_platform(base, db_url)
     project, user, pw = f"demo{tag}", f"bob{tag}", "secret-pass-1"
     with ServerThread(make_app(platform)) as url:
         admin = Client(url).login("admin", ADMIN_PASSWORD)

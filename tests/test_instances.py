@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ADMIN_PASSWORD, Client
+from conftest import ADMIN_PASSWORD, Client, posix_platform
 
 from hopsworks_lab.api import make_app
-from hopsworks_lab.platform import Platform, PlatformConfig
 from hopsworks_lab.platform.isolation import OSState, project_group, unix_user
 from hopsworks_lab.platform.isolation.names import gecos, parse_gecos
 from hopsworks_lab.platform.isolation.plan import DirSpec
@@ -92,18 +91,8 @@ class Home:
     """A platform home with OS isolation, served on loopback."""
 
     def __init__(self, base: Path, db_url: str) -> None:
-        base.chmod(0o711)
         self.base = base
-        config = PlatformConfig(
-            home=str(base / "home"),
-            db_url=db_url,
-            storage_url=f"file://{base / 'storage'}",
-            isolation="posix",
-            argon2_time_cost=1,
-            argon2_memory_kib=1024,
-        )
-        self.platform, _ = Platform.init(config)
-        (base / "storage").chmod(0o711)
+        self.platform = posix_platform(base, db_url)
         self.server = ServerThread(make_app(self.platform))
         self.url = self.server.__enter__()
         self.admin = Client(self.url).login("admin", ADMIN_PASSWORD)

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_PASSWORD, Client, need
+from conftest import ADMIN_PASSWORD, Client, need, posix_platform
 
 from hopsworks_lab.api import make_app
-from hopsworks_lab.platform import Platform, PlatformConfig
 from hopsworks_lab.platform.app import ENV_ADMIN_PASSWORD
 from hopsworks_lab.platform.isolation import missing_tools, unix_user
 from hopsworks_lab.testing import ServerThread
@@ -44,16 +43,7 @@ def world(monkeypatch: pytest.MonkeyPatch, db_url: str) -> Iterator[dict]:
     base = Path(tempfile.mkdtemp(prefix="hwl-iso-"))
     base.chmod(0o711)  # project-users pass through to the storage root
     monkeypatch.setenv(ENV_ADMIN_PASSWORD, ADMIN_PASSWORD)
-    config = PlatformConfig(
-        home=str(base / "home"),
-        db_url=db_url,
-        storage_url=f"file://{base / 'storage'}",
-        isolation="posix",
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-    )
-    platform, _ = Platform.init(config)
-    (base / "storage").chmod(0o711)
+    platform = posix_platform(base, db_url)
     names = {"demo": f"demo{tag}", "other": f"other{tag}"}
     with ServerThread(make_app(platform)) as url:
         admin = Client(url).login("admin", ADMIN_PASSWORD)

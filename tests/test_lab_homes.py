@@ -23,6 +23,7 @@ from hopsworks_lab.hub import homes
 from hopsworks_lab.hub.options import Options
 from hopsworks_lab.hub.spawner import ProjectSpawner
 from hopsworks_lab.platform.isolation import unix_user
+from hopsworks_lab.platform.storage import safe
 
 CERT = {"certificate": "CERT", "private_key": "KEY", "password": "PASSWORD", "ca": "CA"}
 
@@ -237,11 +238,17 @@ def test_a_home_holding_a_very_deep_tree_is_removed(lab: dict[str, Any]) -> None
         "    fd = child\n"
         "os.symlink('/etc', 'etc', dir_fd=fd)\n"
     )
-    r = subprocess.run(
-        ["runuser", "-u", victim, "--", "python3", "-c", deep], capture_output=True, text=True
-    )
-    assert r.returncode == 0, r.stderr
-    homes.remove_home(str(root), home.name)
-    assert not os.path.lexists(home)
-    assert os.listdir(root) == []
-    assert os.path.isdir("/etc")
+    try:
+        r = subprocess.run(
+            ["runuser", "-u", victim, "--", "python3", "-c", deep],
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == 0, r.stderr
+        homes.remove_home(str(root), home.name)
+        assert not os.path.lexists(home)
+        assert os.listdir(root) == []
+        assert os.path.isdir("/etc")
+    finally:  # a tree left behind would break pytest's (recursive) cleanup of old tmp folders
+        for left in os.listdir(root):
+            safe.rmtree(os.path.join(root, left), ignore_errors=True)

@@ -12,6 +12,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -445,13 +446,28 @@ def nest(top: Path, depth: int = DEEP) -> None:
         os.close(fd)
 
 
+@pytest.fixture
+def nested() -> Iterator[Callable[[Path], None]]:
+    """:func:`nest` whose trees go at the end whatever happened: one left behind would
+    break pytest's own cleanup of old temporary folders (a recursive rmtree)."""
+    made: list[Path] = []
+
+    def make(top: Path) -> None:
+        made.append(top)
+        nest(top)
+
+    yield make
+    for top in made:
+        safe.rmtree(str(top), ignore_errors=True)
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def test_walk_copy_and_remove_take_any_depth(tmp_path: Path) -> None:
+def test_walk_copy_and_remove_take_any_depth(tmp_path: Path, nested: Callable) -> None:
     (tmp_path / "ds").mkdir()
-    nest(tmp_path / "ds")
+    nested(tmp_path / "ds")
     r, fds = str(tmp_path), open_fds()
     found = list(safe.walk(r, ["ds"]))
     assert len(found) == 2 * DEEP + 1 and found[-1][1].kind == "link"
@@ -468,10 +484,12 @@ def test_walk_copy_and_remove_take_any_depth(tmp_path: Path) -> None:
     assert os.path.isdir("/etc")
 
 
-def test_a_very_deep_tree_is_counted_deleted_and_not_copied(team: dict, platform: Platform) -> None:
+def test_a_very_deep_tree_is_counted_deleted_and_not_copied(
+    team: dict, platform: Platform, nested: Callable
+) -> None:
     alice, carol = team["alice"], team["carol"]
     (team["folder"] / "deep").mkdir()
-    nest(team["folder"] / "deep")
+    nested(team["folder"] / "deep")
     (team["theirs"] / "unseen.bin").write_bytes(b"x" * 1000)  # not through the API
     assert platform.quotas.rescan() >= 2  # every project, the deep one included
     q = alice.get("api/projects/demo/quotas").json()
