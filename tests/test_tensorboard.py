@@ -12,11 +12,15 @@ needs none (the hub's acceptance of its own server token is JupyterHub's), and i
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
+import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -555,6 +559,64 @@ def test_bad_requests_start_nothing(tb: TB, setup: tuple[Lab, Path, Path]) -> No
     assert tb.request("GET", "hopsworks/tensorboard/nosuchid/").status_code == 404
     assert tb.items() == []
     assert _tensorboard_pids(mine) == []
+
+
+class _Exfil(http.server.BaseHTTPRequestHandler):
+    """A kernel's web server: answers anything with what it wants taken out."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"EXFIL")
+
+    def log_message(self, *args: Any) -> None:  # a Unix socket has no client address
+        pass
+
+
+def test_a_replaced_socket_is_not_relayed(tb: TB, setup: tuple[Lab, Path, Path]) -> None:
+    """In hub mode a kernel runs as the lab server's account, so it can replace a
+    TensorBoard's socket file (in the lab's temporary folder) with its own web server's; the
+    relay checks who listens on the very connection it uses (SO_PEERCRED against the
+    TensorBoard's pid) and passes on nothing else. This test runs as the lab's account too."""
+    r = tb.start(project=PROJECT, run=RUN)
+    assert r.status_code == 201, r.text
+    url = r.json()["url"]
+    (pid,) = _tensorboard_pids(str((setup[1] / "Experiments" / RUN).resolve()))
+    (path,) = [c.laddr for c in psutil.Process(pid).net_connections(kind="unix") if c.laddr]
+    assert tb.request("GET", tb.proxied(url + "data/runs")).status_code == 200
+
+    os.unlink(path)
+    server = socketserver.UnixStreamServer(path, _Exfil)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with socket.socket(socket.AF_UNIX) as s:  # it answers at TensorBoard's path
+            s.connect(path)
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            assert b"EXFIL" in s.makefile("rb").read()
+        for headers in ({}, {"Accept": "text/event-stream"}):  # buffered and streamed relay
+            for route in ("", "data/runs"):
+                r = tb.request("GET", tb.proxied(url + route), headers=headers)
+                assert "EXFIL" not in r.text, (headers, route)
+                assert r.status_code == 502, (headers, route, r.status_code, r.text)
+                assert "not by the TensorBoard the lab started" in r.text
+        # no websocket relay either (its connection would bypass the check)
+        r = tb.request(
+            "GET",
+            tb.proxied(url),
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            },
+        )
+        assert r.status_code == 403 and "EXFIL" not in r.text, r.text
+    finally:
+        server.shutdown()
+        server.server_close()
+        os.unlink(path)
 
 
 def test_idle_tensorboard_stops(tb: TB, setup: tuple[Lab, Path, Path]) -> None:

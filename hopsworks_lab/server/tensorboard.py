@@ -7,7 +7,11 @@ folder ``Experiments/<run>`` of the project and ``--path_prefix`` its public pat
 jupyter-server-proxy handler relays to it (Jupyter's authentication in front). One per run:
 a second POST answers the running one. ``GET`` lists them, ``DELETE .../<id>`` stops one.
 Not a loopback port: TensorBoard has no authentication of its own, and on a host running the
-lab servers of several projects any of their kernels could connect to a port.
+lab servers of several projects any of their kernels could connect to a port. The socket's
+folder is the server's account's, which in hub mode is also its kernels' account: a kernel
+could put its own web server at the socket's path. So every relayed connection is checked,
+once connected and before a request is sent, to have the TensorBoard process the lab
+started at the other end (``SO_PEERCRED``); anything else is refused (502).
 
 The proxy records each request against its TensorBoard; one that had none for
 ``TensorBoardManager.idle_timeout`` seconds is stopped. All are stopped when the server
@@ -28,6 +32,8 @@ import json
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -44,7 +50,9 @@ from jupyter_server_proxy.handlers import LocalProxyHandler
 from jupyter_server_proxy.unixsock import UnixResolver
 from tornado import web
 from tornado.ioloop import PeriodicCallback
+from tornado.iostream import IOStream
 from tornado.simple_httpclient import SimpleAsyncHTTPClient
+from tornado.tcpclient import TCPClient
 from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
@@ -266,6 +274,56 @@ class TensorBoard:
         }
 
 
+def socket_peer_pid(sock: socket.socket) -> int:
+    """The pid of the process that listens at the other end of a connected Unix socket
+    (``SO_PEERCRED``: the kernel's record of who called ``listen``, not a name anyone could
+    replace)."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, _uid, _gid = struct.unpack("3i", creds)  # struct ucred
+    return pid
+
+
+class PeerCheckedClient(TCPClient):
+    """Connects to a TensorBoard's Unix socket and refuses the connection unless the process
+    at the other end is that TensorBoard. The socket file is in the lab's temporary folder,
+    which a kernel (the lab server's own account in hub mode) can write: it could put its own
+    web server there, whose answers the relay would otherwise pass on as TensorBoard's. The
+    check is on the connection the request is then sent on, so nothing can be swapped between
+    the check and the use."""
+
+    def __init__(self, tb: TensorBoard) -> None:
+        super().__init__(resolver=UnixResolver(tb.socket))
+        self.tb = tb
+
+    async def connect(self, host: str, port: int, *args: Any, **kwargs: Any) -> IOStream:
+        stream = await super().connect(host, port, *args, **kwargs)
+        peer = socket_peer_pid(stream.socket)
+        # alive() after reading the pid: the child is not reaped, so its pid is not reused
+        if peer != self.tb.process.pid or not self.tb.alive():
+            stream.close()
+            raise LabError(
+                502,
+                "tensorboard_replaced",
+                f"TensorBoard {self.tb.id}'s socket is served by process {peer}, not by the "
+                f"TensorBoard the lab started (pid {self.tb.process.pid}): refused",
+            )
+        return stream
+
+
+def peer_checked(client: SimpleAsyncHTTPClient, tb: TensorBoard) -> SimpleAsyncHTTPClient:
+    """``client``, its connections now reaching ``tb`` itself or failing."""
+    client.tcp_client.close()
+    client.tcp_client = PeerCheckedClient(tb)
+    return client
+
+
+def tensorboard_client(tb: TensorBoard) -> SimpleAsyncHTTPClient:
+    """An HTTP client whose connections reach ``tb`` itself or fail."""
+    return peer_checked(
+        SimpleAsyncHTTPClient(force_instance=True, resolver=UnixResolver(tb.socket)), tb
+    )
+
+
 def _log_tail(path: str) -> str:
     try:
         with open(path, errors="replace") as f:
@@ -398,7 +456,7 @@ class TensorBoardManager(LoggingConfigurable):
 
     async def _ready(self, tb: TensorBoard) -> bool:
         """True once TensorBoard answers; False when it exits or takes too long."""
-        client = SimpleAsyncHTTPClient(force_instance=True, resolver=UnixResolver(tb.socket))
+        client = tensorboard_client(tb)
         url = f"http://localhost{tb.url}data/environment"
         deadline = time.monotonic() + self.start_timeout
         try:
@@ -560,28 +618,63 @@ def _record_activity(handler: TensorBoardProxyHandler) -> bool:
     return True  # TensorBoard use is the server's activity too (the hub's idle culler)
 
 
+# jupyter-server-proxy builds its Unix-socket client inside ``proxy`` and hands it to these
+# two; the relay's peer check hooks them (checked here so that a new version without them
+# fails at import rather than relaying unchecked).
+_CLIENT_HOOKS = ("_proxy_buffered", "_proxy_progressive")
+if not all(callable(getattr(LocalProxyHandler, name, None)) for name in _CLIENT_HOOKS):
+    raise ImportError(
+        "jupyter-server-proxy's LocalProxyHandler has no "
+        + "/".join(_CLIENT_HOOKS)
+        + ": the TensorBoard relay cannot check that its peer is TensorBoard"
+    )
+
+
 class TensorBoardProxyHandler(LocalProxyHandler):
     """``hopsworks/tensorboard/<id>/...`` relayed to that TensorBoard (jupyter-server-proxy:
     Jupyter's authentication first; the full path is passed on, TensorBoard serves under
-    it), each request counted as the TensorBoard's activity."""
+    it), each request counted as the TensorBoard's activity. Each connection is checked to
+    reach the TensorBoard process itself (:class:`PeerCheckedClient`); no websockets
+    (TensorBoard uses none)."""
 
     tb_id = ""
+    tb: TensorBoard | None = None
 
     def _port(self, tb_id: str) -> int:
         """Aim the proxy at the TensorBoard's Unix socket (the port only fills the URL)."""
         tb = self.settings["hopsworks_tensorboards"].get(tb_id)
         if tb is None:
             raise web.HTTPError(404, f"no TensorBoard {tb_id!r} (stopped, or never started)")
-        self.tb_id = tb_id
+        self.tb_id, self.tb = tb_id, tb
         self.proxy_base = url_path_join(ROUTE, tb_id)
         self.unix_socket = tb.socket
         return 80
 
+    def _checked(self, client: Any) -> Any:
+        if self.tb is None or not isinstance(client, SimpleAsyncHTTPClient):
+            raise web.HTTPError(502, "TensorBoard relay: no checked connection")
+        return peer_checked(client, self.tb)
+
+    async def _proxy_buffered(
+        self, host: str, port: int, proxied_path: str, body: bytes | None, client: Any
+    ) -> Any:
+        checked = self._checked(client)
+        return await super()._proxy_buffered(host, port, proxied_path, body, checked)
+
+    async def _proxy_progressive(
+        self, host: str, port: int, proxied_path: str, body: bytes | None, client: Any
+    ) -> Any:
+        checked = self._checked(client)
+        return await super()._proxy_progressive(host, port, proxied_path, body, checked)
+
+    async def get(self, tb_id: str, path: str) -> Any:  # type: ignore[override]
+        if self.request.headers.get("Upgrade", "").lower() == "websocket":
+            # websocket_connect makes its own connection, which the peer check does not see
+            raise web.HTTPError(403, "TensorBoard is not relayed over websockets")
+        return await self.http_get(tb_id, path)
+
     async def http_get(self, tb_id: str, path: str) -> Any:  # type: ignore[override]
         return await self.proxy(self._port(tb_id), path)
-
-    async def open(self, tb_id: str, path: str) -> Any:  # type: ignore[override]
-        return await self.proxy_open("localhost", self._port(tb_id), path)
 
     def post(self, tb_id: str, path: str) -> Any:  # type: ignore[override]
         return self.proxy(self._port(tb_id), path)
