@@ -769,6 +769,9 @@ def test_notebook_grid_search_widget_and_tensorboard(as_alice: Session, alice: L
     def run(i: int) -> Any:
         cell = cells.nth(i)
         cell.locator(".jp-InputArea-editor").click()
+        # Shift+Enter before the editor has focus goes nowhere and the cell never runs
+        # ("[ ]:" on a loaded machine): press it once the editor has it
+        expect(cell.locator(".jp-InputArea-editor .cm-content")).to_be_focused(timeout=10_000)
         s.page.keyboard.press("Shift+Enter")
         return cell
 
