@@ -44,6 +44,21 @@ def need(condition: Any, reason: str) -> None:
     pytest.skip(reason)
 
 
+def long_spark_job(marker: Path) -> str:
+    """Code for a Spark session (``sc``, ``spark``) that runs a job of minutes and touches
+    ``marker`` once Spark has the job: a cancel or interrupt sent before that lands while the
+    driver still plans it, and the job would start afterwards."""
+    return (
+        "import pathlib, threading, time\n"
+        "def _mark():\n"
+        "    while not sc.statusTracker().getActiveJobsIds():\n"
+        "        time.sleep(0.05)\n"
+        f"    pathlib.Path({str(marker)!r}).touch()\n"
+        "threading.Thread(target=_mark, daemon=True).start()\n"
+        "spark.range(10**12).selectExpr('sum(id % 7)').collect()"
+    )
+
+
 PG_TEMPLATE = "hwl_migrated"
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import ADMIN_PASSWORD, Client, need
+from conftest import ADMIN_PASSWORD, Client, long_spark_job, need
 from test_auth import add_user
 
 from hopsworks_lab.api import make_app
@@ -219,15 +219,7 @@ def test_cancel_stops_a_long_spark_job(env: Env, sessions: dict[str, int], tmp_p
     # job (a thread of the statement marks it; the session runs as this test's account):
     # cancelled while the driver still plans it, the job would start afterwards.
     submitted = tmp_path / "job-submitted"
-    code = (
-        "import pathlib, threading, time\n"
-        "def _mark():\n"
-        "    while not sc.statusTracker().getActiveJobsIds():\n"
-        "        time.sleep(0.05)\n"
-        f"    pathlib.Path({str(submitted)!r}).touch()\n"
-        "threading.Thread(target=_mark, daemon=True).start()\n"
-        "spark.range(10**12).selectExpr('sum(id % 7)').collect()"
-    )
+    code = long_spark_job(submitted)
     job = alice.post(f"{LIVY}/sessions/{sid}/statements", json={"code": code}).json()
     deadline = time.monotonic() + 120
     while not submitted.exists():

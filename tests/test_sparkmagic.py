@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 import pytest
 import requests
-from conftest import ADMIN_PASSWORD, Client
+from conftest import ADMIN_PASSWORD, Client, long_spark_job
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from spark_cluster import spark_cluster
@@ -249,15 +249,7 @@ def test_a_pyspark_mode_kernel_on_a_standalone_cluster(
             # Spark has the job (a thread of the cell marks it): interrupted while the driver
             # still plans it, the job would start afterwards, with nothing left to cancel it.
             submitted = tmp_path / "job-submitted"
-            msg_id = kc.execute(
-                "import pathlib, threading, time\n"
-                "def _mark():\n"
-                "    while not sc.statusTracker().getActiveJobsIds():\n"
-                "        time.sleep(0.05)\n"
-                f"    pathlib.Path({str(submitted)!r}).touch()\n"
-                "threading.Thread(target=_mark, daemon=True).start()\n"
-                "spark.range(10**12).selectExpr('sum(id % 7)').collect()"
-            )
+            msg_id = kc.execute(long_spark_job(submitted))
             deadline = time.monotonic() + 120
             while not submitted.exists():
                 assert time.monotonic() < deadline, "the Spark job never started"
